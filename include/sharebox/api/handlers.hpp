@@ -1,0 +1,42 @@
+#pragma once
+// Handlers, one group per resource, and the helpers they share.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sharebox/api/context.hpp"
+#include "sharebox/http/router.hpp"
+
+namespace sharebox::api {
+
+awaitable<void> get_health(request_context& ctx);
+
+awaitable<void> post_file(request_context& ctx);
+awaitable<void> list_files(request_context& ctx);
+awaitable<void> get_file(request_context& ctx);
+awaitable<void> get_file_meta(request_context& ctx);
+awaitable<void> put_file(request_context& ctx);
+awaitable<void> delete_file(request_context& ctx);
+
+awaitable<void> post_share(request_context& ctx);
+awaitable<void> list_shares(request_context& ctx);
+awaitable<void> delete_share(request_context& ctx);
+
+// --- shared helpers ---
+nlohmann::json to_json(const domain::file_view& v);
+nlohmann::json to_json(const domain::share& s);
+http::string_response json_response(bhttp::status status, const nlohmann::json& body);
+
+// The body of a create/replace request, stored as a committed blob.
+struct received_upload {
+  domain::blob_info blob;
+  std::optional<std::string> name;          // from the multipart filename, `name` field or ?name=
+  std::optional<std::string> content_type;  // from the part or the request
+};
+awaitable<received_upload> receive_upload(request_context& ctx);
+
+// A small JSON request body (limits from options): 413 if too large, 400 invalid_json if bad.
+awaitable<nlohmann::json> read_json_body(request_context& ctx);
+
+}  // namespace sharebox::api

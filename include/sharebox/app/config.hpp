@@ -1,0 +1,26 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace sharebox::app {
+
+struct config {
+  std::string listen = "127.0.0.1:8000";
+  std::filesystem::path data_dir = "./data";
+  unsigned threads = 0;  // network threads; 0 = one per core
+  unsigned workers = 0;  // blocking-work pool; 0 = max(4, 2 x cores)
+  std::uint64_t max_file_size = 10ull << 30;
+  std::size_t max_header_size = 16 * 1024;
+  double header_timeout_s = 30;
+  double idle_timeout_s = 60;
+  double read_timeout_s = 30;
+  double write_timeout_s = 60;
+  double shutdown_timeout_s = 30;
+  bool trust_user_header = false;
+  std::string api_key_mappings;
+  std::string log_level = "info";
+};
+
+}  // namespace sharebox::app

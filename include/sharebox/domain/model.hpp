@@ -1,0 +1,75 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sharebox::domain {
+
+struct user {
+  std::string id;  // the user name: users are addressed by name in shares and X-User-Id
+  bool is_admin = false;
+  std::int64_t created_at = 0;
+};
+
+enum class permission { read, write };
+std::string_view to_string(permission p) noexcept;
+std::optional<permission> parse_permission(std::string_view s) noexcept;
+
+struct file_record {
+  std::int64_t seq = 0;  // insertion order; the list cursor
+  std::string id;
+  std::string owner;
+  std::string name;
+  std::uint64_t size = 0;
+  std::string content_type;
+  std::string sha256;  // hex
+  std::string blob;    // blob store id, never client-derived
+  std::int64_t version = 1;
+  std::int64_t created_at = 0;  // unix ms
+  std::int64_t updated_at = 0;
+};
+
+// Strong entity-tag of a file's current content: the version changes on every content change.
+std::string etag_of(const file_record& f);
+
+// A file as seen by one user: the owner, or a share recipient.
+struct file_view {
+  file_record file;
+  std::optional<permission> shared_permission;  // set when the viewer is not the owner
+  std::optional<std::string> shared_by;
+  bool can_write() const noexcept {
+    return !shared_permission || *shared_permission == permission::write;
+  }
+  bool is_owner() const noexcept { return !shared_permission; }
+};
+
+struct share {
+  std::string file_id;
+  std::string user_id;
+  permission perm = permission::read;
+  std::string granted_by;
+  std::int64_t created_at = 0;
+};
+
+struct api_key {
+  std::string id;  // public identifier, for listing and revoking
+  std::string user_id;
+  std::string key_hash;  // SHA-256 of the secret key, raw bytes
+  std::string label;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> revoked_at;
+};
+
+struct file_page {
+  std::vector<file_view> items;
+  std::optional<std::int64_t> next_before_seq;  // set when more items remain
+};
+
+// Names are metadata only (never paths): valid UTF-8, 1..255 bytes, no control characters.
+bool is_valid_file_name(std::string_view name) noexcept;
+// User names: [a-z0-9._-], 1..64, starting with a letter or digit.
+bool is_valid_user_name(std::string_view name) noexcept;
+
+}  // namespace sharebox::domain

@@ -1,0 +1,84 @@
+#pragma once
+// The interfaces the domain needs from the outside world. Implementations live in storage/;
+// every call may block (disk, SQLite) and is made from the worker pool, never a network thread.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sharebox/domain/model.hpp"
+
+namespace sharebox::domain {
+
+// Operations inside one metadata transaction.
+class metadata_txn {
+ public:
+  virtual ~metadata_txn() = default;
+
+  virtual std::optional<user> find_user(std::string_view id) = 0;
+  virtual void insert_user(const user& u) = 0;
+  virtual std::int64_t count_users() = 0;
+
+  virtual void insert_key(const api_key& k) = 0;
+  virtual std::optional<api_key> find_key_by_hash(std::string_view key_hash) = 0;
+  virtual std::vector<api_key> keys_of(std::string_view user_id) = 0;
+  // Revokes by key id; false if no such active key.
+  virtual bool revoke_key(std::string_view key_id, std::int64_t at) = 0;
+
+  virtual std::optional<file_record> find_file(std::string_view id) = 0;
+  virtual void insert_file(const file_record& f) = 0;  // assigns nothing: seq is read back
+  virtual void update_file(const file_record& f) = 0;
+  virtual void delete_file(std::string_view id) = 0;
+  virtual bool blob_referenced(std::string_view blob_id) = 0;
+  // Owned and shared-with files, newest first, with seq < before_seq when given.
+  virtual std::vector<file_view> visible_files(std::string_view user_id,
+                                               std::optional<std::int64_t> before_seq,
+                                               std::size_t limit) = 0;
+
+  virtual std::optional<share> find_share(std::string_view file_id, std::string_view user_id) = 0;
+  virtual void upsert_share(const share& s) = 0;
+  virtual bool delete_share(std::string_view file_id, std::string_view user_id) = 0;
+  virtual std::vector<share> shares_of(std::string_view file_id) = 0;
+};
+
+class metadata_store {
+ public:
+  virtual ~metadata_store() = default;
+  // A consistent read snapshot.
+  virtual void read(const std::function<void(metadata_txn&)>& fn) = 0;
+  // One serialised write transaction: committed (durably) when fn returns, rolled back if it
+  // throws.
+  virtual void write(const std::function<void(metadata_txn&)>& fn) = 0;
+};
+
+struct blob_info {
+  std::string id;
+  std::uint64_t size = 0;
+  std::string sha256;  // hex
+};
+
+// Receives one blob's bytes into a temporary file while hashing them. Destroying a writer that
+// was not committed removes the temporary file.
+class blob_writer {
+ public:
+  virtual ~blob_writer() = default;
+  virtual void write(const void* data, std::size_t size) = 0;
+  virtual std::uint64_t size() const noexcept = 0;
+  // fsync, rename into place, fsync the directory: after this the blob survives power loss.
+  virtual blob_info commit() = 0;
+};
+
+class blob_store {
+ public:
+  virtual ~blob_store() = default;
+  virtual std::unique_ptr<blob_writer> begin() = 0;
+  // An open read-only descriptor (caller closes), or -1 if missing.
+  virtual int open(std::string_view blob_id) const = 0;
+  virtual void remove(std::string_view blob_id) noexcept = 0;
+};
+
+}  // namespace sharebox::domain

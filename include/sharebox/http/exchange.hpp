@@ -1,0 +1,55 @@
+#pragma once
+// One request/response exchange as handlers see it: the parsed header, a streaming body source
+// and the ways to answer. Implemented by the transport; handlers never touch sockets.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sharebox/http/beast.hpp"
+#include "sharebox/http/problem.hpp"
+
+namespace sharebox::http {
+
+using request_header = bhttp::request_header<>;
+
+// A response body made of literal text and ranges of an open file, sent in order. Covers a
+// whole file, one range, and multipart/byteranges.
+struct body_piece {
+  std::string text;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;  // bytes of the file after `text`
+};
+
+class exchange {
+ public:
+  virtual ~exchange() = default;
+
+  virtual const request_header& request() const = 0;
+  // The declared body length, if the request has Content-Length (nullopt when chunked).
+  virtual std::optional<std::uint64_t> content_length() const = 0;
+  // Reads up to `size` body bytes (sending 100 Continue first if the client asked for it).
+  // Returns 0 at the end of the body. Throws boost::system::system_error on I/O errors and
+  // timeouts; the connection is then unusable.
+  virtual awaitable<std::size_t> read_body(void* data, std::size_t size) = 0;
+  virtual bool body_complete() const = 0;
+
+  // Sends a complete response. Headers common to all responses (request id, keep-alive,
+  // Content-Length, and no body for HEAD) are handled here.
+  virtual awaitable<void> send(bhttp::response<bhttp::string_body> res) = 0;
+  // Sends `header` then `pieces`, reading file ranges from `fd` (not closed here). The caller
+  // sets Content-Length.
+  virtual awaitable<void> send_file(bhttp::response_header<> header, int fd,
+                                    std::vector<body_piece> pieces) = 0;
+  virtual bool response_sent() const = 0;
+
+  virtual const std::string& request_id() const = 0;
+  // Who made the request, for the access log.
+  virtual void set_principal(std::string_view user) = 0;
+  virtual std::uint64_t bytes_received() const = 0;
+};
+
+using request_handler = std::function<awaitable<void>(exchange&)>;
+
+}  // namespace sharebox::http

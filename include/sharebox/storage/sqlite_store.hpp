@@ -1,0 +1,41 @@
+#pragma once
+// Metadata in SQLite: WAL, synchronous=FULL, one writer connection (writes are serialised by
+// SQLite anyway; BEGIN IMMEDIATE makes the lock explicit) and a pool of reader connections.
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sharebox/domain/ports.hpp"
+
+namespace SQLite {
+class Database;
+}
+
+namespace sharebox::storage {
+
+class sqlite_store final : public domain::metadata_store {
+ public:
+  // Opens (creating if needed) and migrates the database.
+  explicit sqlite_store(const std::filesystem::path& db_path);
+  ~sqlite_store() override;
+
+  void read(const std::function<void(domain::metadata_txn&)>& fn) override;
+  void write(const std::function<void(domain::metadata_txn&)>& fn) override;
+
+  int migrations_applied() const noexcept { return migrations_applied_; }
+
+ private:
+  std::unique_ptr<SQLite::Database> open_connection() const;
+  std::unique_ptr<SQLite::Database> acquire_reader();
+  void release_reader(std::unique_ptr<SQLite::Database> db);
+
+  std::filesystem::path path_;
+  std::mutex write_mutex_;
+  std::unique_ptr<SQLite::Database> writer_;
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<SQLite::Database>> readers_;
+  int migrations_applied_ = 0;
+};
+
+}  // namespace sharebox::storage

@@ -1,0 +1,84 @@
+#pragma once
+// One HTTP/1.1 connection: reads request headers with limits and timeouts, hands each request
+// to the handler as an `exchange`, streams bodies in both directions, keeps the connection
+// alive when it safely can. Everything runs on the connection's strand.
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "sharebox/http/exchange.hpp"
+#include "sharebox/transport/limits.hpp"
+
+namespace sharebox::transport {
+
+class connection_registry;
+
+using http::request_handler;
+
+class http_session final : public std::enable_shared_from_this<http_session>,
+                           private http::exchange {
+ public:
+  http_session(tcp::socket socket, const limits& lim,
+               std::shared_ptr<const request_handler> handler, connection_registry& registry);
+  ~http_session() override;
+
+  void start();
+  // Graceful shutdown: an idle connection closes now, a busy one after its current response.
+  void shutdown();
+
+ private:
+  enum class body_mode { none, length, chunked };
+
+  awaitable<void> run();
+  awaitable<bool> read_request_header(bool first);
+  awaitable<void> serve_request();
+  awaitable<void> answer_early(bhttp::status status, std::string code, std::string detail);
+  awaitable<void> finish_body_or_close();
+  awaitable<void> lingering_close();
+  awaitable<void> write_buffer(asio::const_buffer b);
+  awaitable<void> send_file_range(int fd, std::uint64_t offset, std::uint64_t length);
+  awaitable<void> wait_writable();
+  void prepare_common(bhttp::fields& f, bool& keep_alive);
+  void log_access(unsigned status);
+
+  // http::exchange
+  const http::request_header& request() const override;
+  std::optional<std::uint64_t> content_length() const override;
+  awaitable<std::size_t> read_body(void* data, std::size_t size) override;
+  bool body_complete() const override;
+  awaitable<void> send(bhttp::response<bhttp::string_body> res) override;
+  awaitable<void> send_file(bhttp::response_header<> header, int fd,
+                            std::vector<http::body_piece> pieces) override;
+  bool response_sent() const override { return response_sent_; }
+  const std::string& request_id() const override { return request_id_; }
+  std::uint64_t bytes_received() const override { return body_received_; }
+  void set_principal(std::string_view user) override { principal_ = user; }
+
+  beast::tcp_stream stream_;
+  asio::steady_timer write_timer_;
+  std::uint64_t write_wait_generation_ = 0;
+  const limits& limits_;
+  std::shared_ptr<const request_handler> handler_;
+  connection_registry& registry_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+
+  // Per request.
+  body_mode body_mode_ = body_mode::none;
+  std::uint64_t body_remaining_ = 0;  // body_mode::length
+  std::uint64_t body_received_ = 0;
+  bool body_done_ = true;
+  bool continue_pending_ = false;
+  bool response_sent_ = false;
+  bool keep_alive_ = false;
+  std::string request_id_;
+  std::uint64_t bytes_out_ = 0;
+  unsigned status_ = 0;
+  std::string principal_;
+  std::chrono::steady_clock::time_point started_;
+
+  bool idle_ = true;
+  bool closing_ = false;
+};
+
+}  // namespace sharebox::transport

@@ -1,0 +1,142 @@
+// Routing, authentication and the mapping of every error to a problem response.
+#include <spdlog/spdlog.h>
+
+#include "sharebox/api/context.hpp"
+#include "sharebox/api/handlers.hpp"
+#include "sharebox/http/offload.hpp"
+#include "sharebox/http/problem.hpp"
+
+namespace sharebox::api {
+
+namespace {
+
+using verb = bhttp::verb;
+
+struct route_entry {
+  handler fn;
+  bool public_route = false;
+};
+
+http::router<route_entry> build_routes() {
+  http::router<route_entry> r;
+  r.add(verb::get, "/health", {get_health, true});
+  r.add(verb::post, "/files", {post_file});
+  r.add(verb::get, "/files", {list_files});
+  r.add(verb::get, "/files/{id}", {get_file});
+  r.add(verb::put, "/files/{id}", {put_file});
+  r.add(verb::delete_, "/files/{id}", {delete_file});
+  r.add(verb::get, "/files/{id}/meta", {get_file_meta});
+  r.add(verb::post, "/shares/{id}", {post_share});
+  r.add(verb::get, "/shares/{id}", {list_shares});
+  r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});
+  return r;
+}
+
+std::optional<std::string_view> presented_key(const http::request_header& req) {
+  const auto auth = req[bhttp::field::authorization];
+  if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) {
+    auto key = auth.substr(7);
+    while (!key.empty() && key.front() == ' ')
+      key.remove_prefix(1);
+    return key;
+  }
+  if (const auto it = req.find("X-API-Key"); it != req.end()) return it->value();
+  return std::nullopt;
+}
+
+[[noreturn]] void unauthenticated(std::string detail) {
+  throw domain::error(domain::errc::unauthenticated, std::move(detail));
+}
+
+awaitable<domain::user> authenticate(request_context& ctx) {
+  const auto& req = ctx.io.request();
+  if (const auto key = presented_key(req)) {
+    const std::string k(*key);
+    auto u = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.authenticate(k); });
+    if (!u) unauthenticated("The API key is not valid.");
+    co_return *u;
+  }
+  if (ctx.svc.opts.trust_user_header) {
+    if (const auto it = req.find("X-User-Id"); it != req.end()) {
+      const std::string id(it->value());
+      co_return co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.trusted_user(id); });
+    }
+  }
+  unauthenticated("Send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.");
+}
+
+std::string allow_header(const std::vector<verb>& methods) {
+  std::string out;
+  for (const auto m : methods) {
+    const auto name = bhttp::to_string(m);
+    if (out.find(name) != std::string::npos) continue;
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+class api {
+ public:
+  explicit api(const services& svc) : svc_(svc), routes_(build_routes()) {}
+
+  awaitable<void> operator()(http::exchange& io) const {
+    std::optional<http::problem> failure;
+    std::string allow;
+    try {
+      co_await route(io, allow);
+    } catch (const domain::error& e) {
+      failure = http::to_problem(e);
+    } catch (const http::api_error& e) {
+      failure = http::to_problem(e);
+    }
+    if (!failure) co_return;
+    if (io.response_sent()) {
+      spdlog::warn("request {}: error after the response started: {}", io.request_id(),
+                   failure->detail);
+      co_return;
+    }
+    auto res = http::problem_response(*failure);
+    if (failure->status == bhttp::status::unauthorized) {
+      res.set(bhttp::field::www_authenticate, "Bearer realm=\"sharebox\"");
+    }
+    if (!allow.empty()) res.set(bhttp::field::allow, allow);
+    co_await io.send(std::move(res));
+  }
+
+ private:
+  awaitable<void> route(http::exchange& io, std::string& allow) const {
+    auto target = http::parse_target(io.request().target());
+    if (!target) {
+      throw http::api_error(bhttp::status::bad_request, "bad_request", "Malformed request target.");
+    }
+    auto m = routes_.find(io.request().method(), target->path);
+    if (!m.found) {
+      if (m.allowed.empty()) {
+        throw http::api_error(bhttp::status::not_found, "route_not_found",
+                              "No such endpoint: " + std::string(io.request().target()));
+      }
+      allow = allow_header(m.allowed);
+      throw http::api_error(bhttp::status::method_not_allowed, "method_not_allowed",
+                            "Allowed methods: " + allow + ".");
+    }
+    request_context ctx{io, svc_, std::move(m.path_params), std::move(target->query), {}};
+    if (!m.found->handler.public_route) {
+      ctx.user = co_await authenticate(ctx);
+      io.set_principal(ctx.user.id);
+    }
+    co_await m.found->handler.fn(ctx);
+  }
+
+  const services& svc_;
+  http::router<route_entry> routes_;
+};
+
+}  // namespace
+
+http::request_handler make_api(const services& svc) {
+  auto a = std::make_shared<const api>(svc);
+  return [a](http::exchange& io) { return (*a)(io); };
+}
+
+}  // namespace sharebox::api

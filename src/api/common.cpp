@@ -1,0 +1,70 @@
+#include "sharebox/api/handlers.hpp"
+#include "sharebox/http/problem.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace sharebox::api {
+
+nlohmann::json to_json(const domain::file_view& v) {
+  const auto& f = v.file;
+  nlohmann::json j{
+      {"id", f.id},
+      {"name", f.name},
+      {"size", f.size},
+      {"content_type", f.content_type},
+      {"sha256", f.sha256},
+      {"version", f.version},
+      {"etag", domain::etag_of(f)},
+      {"owner", f.owner},
+      {"created_at", util::format_rfc3339(f.created_at)},
+      {"updated_at", util::format_rfc3339(f.updated_at)},
+  };
+  if (v.shared_permission) {
+    j["permission"] = domain::to_string(*v.shared_permission);
+    j["shared_by"] = v.shared_by.value_or(f.owner);
+  }
+  return j;
+}
+
+nlohmann::json to_json(const domain::share& s) {
+  return nlohmann::json{
+      {"file_id", s.file_id},
+      {"user_id", s.user_id},
+      {"permission", domain::to_string(s.perm)},
+      {"granted_by", s.granted_by},
+      {"created_at", util::format_rfc3339(s.created_at)},
+  };
+}
+
+http::string_response json_response(bhttp::status status, const nlohmann::json& body) {
+  http::string_response res{status, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.body() += '\n';
+  return res;
+}
+
+awaitable<nlohmann::json> read_json_body(request_context& ctx) {
+  const std::size_t limit = ctx.svc.opts.max_json_body;
+  if (const auto len = ctx.io.content_length(); len && *len > limit) {
+    throw http::api_error(bhttp::status::payload_too_large, "body_too_large",
+                          "JSON bodies are limited to " + std::to_string(limit) + " bytes.");
+  }
+  std::string body;
+  char buf[8192];
+  while (const std::size_t n = co_await ctx.io.read_body(buf, sizeof buf)) {
+    body.append(buf, n);
+    if (body.size() > limit) {
+      throw http::api_error(bhttp::status::payload_too_large, "body_too_large",
+                            "JSON bodies are limited to " + std::to_string(limit) + " bytes.");
+    }
+  }
+  // Depth is bounded by the size limit; nlohmann's parser recurses once per nesting level.
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    throw http::api_error(bhttp::status::bad_request, "invalid_json",
+                          "The request body must be a JSON object.");
+  }
+  co_return j;
+}
+
+}  // namespace sharebox::api

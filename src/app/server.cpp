@@ -1,0 +1,151 @@
+#include "sharebox/app/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "sharebox/api/context.hpp"
+#include "sharebox/http/beast.hpp"
+#include "sharebox/storage/fs_blob_store.hpp"
+#include "sharebox/storage/sqlite_store.hpp"
+#include "sharebox/transport/connection_registry.hpp"
+#include "sharebox/transport/http_session.hpp"
+#include "sharebox/transport/listener.hpp"
+
+namespace sharebox::app {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+milliseconds to_ms(double seconds) {
+  return duration_cast<milliseconds>(std::chrono::duration<double>(seconds));
+}
+
+tcp::endpoint parse_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  const int port = std::stoi(listen.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::invalid_argument("--listen port out of range");
+  return {asio::ip::make_address(host), static_cast<unsigned short>(port)};
+}
+
+// Prints on stdout, flushed at once: scripts and tests wait for these lines.
+void announce(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void recover_storage(storage::fs_blob_store& blobs, storage::sqlite_store& meta) {
+  if (const auto n = blobs.remove_temp_files()) {
+    spdlog::info("removed {} temp file(s) of uploads that were never acknowledged", n);
+  }
+  const auto orphans = blobs.remove_unreferenced([&](std::string_view id) {
+    bool used = false;
+    meta.read([&](domain::metadata_txn& tx) { used = tx.blob_referenced(id); });
+    return used;
+  });
+  if (orphans) spdlog::info("removed {} blob(s) whose metadata commit never happened", orphans);
+}
+
+}  // namespace
+
+int serve(const config& cfg) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = cfg.threads ? cfg.threads : cores;
+  const unsigned workers = cfg.workers ? cfg.workers : std::max(4u, 2 * cores);
+  if (cfg.trust_user_header) {
+    spdlog::warn(
+        "--trust-user-header is on: X-User-Id is trusted as the caller's identity. Only run "
+        "this behind a proxy that authenticates users and sets that header itself.");
+  }
+
+  std::filesystem::create_directories(cfg.data_dir);
+  storage::sqlite_store meta(cfg.data_dir / "sharebox.db");
+  if (meta.migrations_applied()) spdlog::info("applied {} migration(s)", meta.migrations_applied());
+  storage::fs_blob_store blobs(cfg.data_dir);
+  recover_storage(blobs, meta);
+
+  domain::auth_service auth(meta);
+  if (auto admin = auth.bootstrap_admin()) {
+    announce("sharebox: initial admin API key: " + admin->secret);
+    announce("sharebox: (shown once; create more users with `sharebox user add NAME`)");
+  }
+  if (!cfg.api_key_mappings.empty()) auth.provision(cfg.api_key_mappings);
+  domain::file_service files(meta, blobs, {cfg.trust_user_header});
+
+  asio::io_context ioc(static_cast<int>(threads));
+  asio::thread_pool pool(workers);
+  api::services svc{files, auth, blobs, pool,
+                    api::options{cfg.max_file_size, cfg.trust_user_header}};
+  auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
+
+  transport::limits lim;
+  lim.max_header_bytes = cfg.max_header_size;
+  lim.header_timeout = to_ms(cfg.header_timeout_s);
+  lim.idle_timeout = to_ms(cfg.idle_timeout_s);
+  lim.read_timeout = to_ms(cfg.read_timeout_s);
+  lim.write_timeout = to_ms(cfg.write_timeout_s);
+
+  transport::connection_registry registry;
+  auto acceptor =
+      std::make_shared<transport::listener>(ioc, parse_listen(cfg.listen), [&](tcp::socket socket) {
+        std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
+            ->start();
+      });
+  acceptor->start();
+  const auto ep = acceptor->local_endpoint();
+  spdlog::info("serving {} with {} network thread(s) and {} worker(s), data in {}",
+               ep.address().to_string() + ":" + std::to_string(ep.port()), threads, workers,
+               cfg.data_dir.string());
+  announce("sharebox: listening on http://" + ep.address().to_string() + ":" +
+           std::to_string(ep.port()));
+
+  // Graceful shutdown: stop accepting, let connections finish their current request, and stop
+  // the loop when none is left or the deadline passes.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer drain(ioc);
+  const auto deadline = std::chrono::steady_clock::now();
+  std::function<void()> poll_drain;
+  auto stop_deadline = std::make_shared<std::chrono::steady_clock::time_point>(deadline);
+  poll_drain = [&] {
+    if (registry.size() == 0 || std::chrono::steady_clock::now() >= *stop_deadline) {
+      if (registry.size() != 0) {
+        spdlog::warn("shutdown deadline passed with {} connection(s) open", registry.size());
+      }
+      ioc.stop();
+      return;
+    }
+    drain.expires_after(milliseconds(20));
+    drain.async_wait([&](error_code) { poll_drain(); });
+  };
+  signals.async_wait([&](const error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: no longer accepting; finishing {} connection(s)", signo,
+                 registry.size());
+    *stop_deadline = std::chrono::steady_clock::now() + to_ms(cfg.shutdown_timeout_s);
+    acceptor->stop();
+    registry.shutdown_all();
+    poll_drain();
+  });
+
+  std::vector<std::thread> runners;
+  for (unsigned i = 1; i < threads; ++i)
+    runners.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : runners)
+    t.join();
+  pool.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace sharebox::app

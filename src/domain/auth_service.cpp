@@ -1,0 +1,148 @@
+#include "sharebox/domain/auth_service.hpp"
+
+#include <stdexcept>
+
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/encoding.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace sharebox::domain {
+
+std::string hash_key(std::string_view secret) {
+  const auto d = util::sha256::of(secret);
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+namespace {
+
+issued_key make_key(std::string_view user_id, std::string_view label) {
+  issued_key k;
+  k.secret = "sbx_" + util::base64url_encode(util::random_bytes(32));
+  k.record = api_key{util::new_id(),     std::string(user_id), hash_key(k.secret),
+                     std::string(label), util::now_ms(),       std::nullopt};
+  return k;
+}
+
+}  // namespace
+
+std::optional<user> auth_service::authenticate(std::string_view key) {
+  if (key.empty() || key.size() > 512) return std::nullopt;
+  const std::string h = hash_key(key);
+  std::optional<user> u;
+  meta_.read([&](metadata_txn& tx) {
+    auto k = tx.find_key_by_hash(h);
+    // The lookup is by an index on the hash; the final comparison is constant-time anyway so
+    // that no code path compares secret-derived bytes with an early exit.
+    if (!k || k->revoked_at || !util::constant_time_equal(k->key_hash, h)) return;
+    u = tx.find_user(k->user_id);
+  });
+  return u;
+}
+
+user auth_service::trusted_user(std::string_view user_id) {
+  if (!is_valid_user_name(user_id)) {
+    throw error(errc::unauthenticated, "X-User-Id is not a valid user id.");
+  }
+  std::optional<user> u;
+  meta_.read([&](metadata_txn& tx) { u = tx.find_user(user_id); });
+  if (u) return *u;
+  meta_.write([&](metadata_txn& tx) {
+    u = tx.find_user(user_id);
+    if (!u) {
+      u = user{std::string(user_id), false, util::now_ms()};
+      tx.insert_user(*u);
+    }
+  });
+  return *u;
+}
+
+issued_key auth_service::create_user(std::string_view name, bool admin) {
+  if (!is_valid_user_name(name)) {
+    throw error(errc::invalid_user_name,
+                "User names are 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a "
+                "letter or digit.");
+  }
+  issued_key k = make_key(name, "initial");
+  meta_.write([&](metadata_txn& tx) {
+    if (tx.find_user(name)) throw error(errc::user_exists, "That user already exists.");
+    tx.insert_user(user{std::string(name), admin, util::now_ms()});
+    tx.insert_key(k.record);
+  });
+  return k;
+}
+
+issued_key auth_service::add_key(std::string_view user_id, std::string_view label) {
+  issued_key k = make_key(user_id, label);
+  meta_.write([&](metadata_txn& tx) {
+    if (!tx.find_user(user_id)) throw error(errc::user_not_found, "No such user.");
+    tx.insert_key(k.record);
+  });
+  return k;
+}
+
+bool auth_service::revoke(std::string_view key_or_id) {
+  bool revoked = false;
+  meta_.write([&](metadata_txn& tx) {
+    if (auto k = tx.find_key_by_hash(hash_key(key_or_id))) {
+      revoked = tx.revoke_key(k->id, util::now_ms());
+    } else {
+      revoked = tx.revoke_key(key_or_id, util::now_ms());
+    }
+  });
+  return revoked;
+}
+
+std::vector<api_key> auth_service::keys(std::string_view user_id) {
+  std::vector<api_key> out;
+  meta_.read([&](metadata_txn& tx) { out = tx.keys_of(user_id); });
+  return out;
+}
+
+std::optional<issued_key> auth_service::bootstrap_admin() {
+  std::optional<issued_key> k;
+  meta_.write([&](metadata_txn& tx) {
+    if (tx.count_users() != 0) return;
+    k = make_key("admin", "initial");
+    tx.insert_user(user{"admin", true, util::now_ms()});
+    tx.insert_key(k->record);
+  });
+  return k;
+}
+
+void auth_service::provision(std::string_view mappings) {
+  meta_.write([&](metadata_txn& tx) {
+    while (!mappings.empty()) {
+      const auto comma = mappings.find(',');
+      std::string_view item = mappings.substr(0, comma);
+      mappings = comma == std::string_view::npos ? std::string_view{} : mappings.substr(comma + 1);
+      while (!item.empty() && item.front() == ' ')
+        item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ')
+        item.remove_suffix(1);
+      if (item.empty()) continue;
+      const auto colon = item.rfind(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        throw std::invalid_argument("API_KEY_MAPPINGS entries must be key:user");
+      }
+      const std::string_view key = item.substr(0, colon);
+      const std::string_view user_id = item.substr(colon + 1);
+      if (!is_valid_user_name(user_id)) {
+        throw std::invalid_argument("API_KEY_MAPPINGS: invalid user name '" + std::string(user_id) +
+                                    "'");
+      }
+      if (!tx.find_user(user_id)) tx.insert_user(user{std::string(user_id), false, util::now_ms()});
+      const std::string h = hash_key(key);
+      if (auto existing = tx.find_key_by_hash(h)) {
+        if (existing->user_id != user_id) {
+          throw std::invalid_argument("API_KEY_MAPPINGS: a key is mapped to two users");
+        }
+        continue;
+      }
+      tx.insert_key(api_key{util::new_id(), std::string(user_id), h, "API_KEY_MAPPINGS",
+                            util::now_ms(), std::nullopt});
+    }
+  });
+}
+
+}  // namespace sharebox::domain

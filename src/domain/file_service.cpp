@@ -1,0 +1,192 @@
+#include "sharebox/domain/file_service.hpp"
+
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace sharebox::domain {
+
+namespace {
+
+[[noreturn]] void not_found() {
+  throw error(errc::file_not_found, "No such file.");
+}
+
+// The file as `caller` may see it; a file they cannot see does not exist for them.
+file_view visible(metadata_txn& tx, const user& caller, std::string_view file_id) {
+  if (!util::is_valid_id(file_id)) not_found();
+  auto f = tx.find_file(file_id);
+  if (!f) not_found();
+  if (f->owner == caller.id) return file_view{std::move(*f), std::nullopt, std::nullopt};
+  auto s = tx.find_share(file_id, caller.id);
+  if (!s) not_found();
+  return file_view{std::move(*f), s->perm, s->granted_by};
+}
+
+file_view writable(metadata_txn& tx, const user& caller, std::string_view file_id,
+                   const precondition& pre) {
+  auto v = visible(tx, caller, file_id);
+  if (!v.can_write()) throw error(errc::read_only_share, "This file is shared with you read-only.");
+  if (pre) pre(v.file);
+  return v;
+}
+
+file_view owned(metadata_txn& tx, const user& caller, std::string_view file_id) {
+  auto v = visible(tx, caller, file_id);
+  if (!v.is_owner()) throw error(errc::not_owner, "Only the owner of a file may do this.");
+  return v;
+}
+
+}  // namespace
+
+file_service::file_service(metadata_store& meta, blob_store& blobs, options opts)
+    : meta_(meta), blobs_(blobs), opts_(opts) {}
+
+file_view file_service::create(const user& caller, std::string name, std::string content_type,
+                               const blob_info& blob) {
+  if (!is_valid_file_name(name)) {
+    blobs_.remove(blob.id);
+    throw error(errc::invalid_name,
+                "File names must be 1-255 bytes of UTF-8 without control characters.");
+  }
+  file_record f;
+  f.id = util::new_id();
+  f.owner = caller.id;
+  f.name = std::move(name);
+  f.size = blob.size;
+  f.content_type = std::move(content_type);
+  f.sha256 = blob.sha256;
+  f.blob = blob.id;
+  f.version = 1;
+  f.created_at = f.updated_at = util::now_ms();
+  try {
+    meta_.write([&](metadata_txn& tx) {
+      tx.insert_file(f);
+      f = *tx.find_file(f.id);
+    });
+  } catch (...) {
+    blobs_.remove(blob.id);
+    throw;
+  }
+  return file_view{std::move(f), std::nullopt, std::nullopt};
+}
+
+file_view file_service::get(const user& caller, std::string_view file_id) {
+  file_view v;
+  meta_.read([&](metadata_txn& tx) { v = visible(tx, caller, file_id); });
+  return v;
+}
+
+file_page file_service::list(const user& caller, std::optional<std::int64_t> before_seq,
+                             std::size_t limit) {
+  file_page page;
+  meta_.read(
+      [&](metadata_txn& tx) { page.items = tx.visible_files(caller.id, before_seq, limit + 1); });
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_before_seq = page.items.back().file.seq;
+  }
+  return page;
+}
+
+file_view file_service::check_replace(const user& caller, std::string_view file_id,
+                                      const precondition& pre) {
+  file_view v;
+  meta_.read([&](metadata_txn& tx) { v = writable(tx, caller, file_id, pre); });
+  return v;
+}
+
+file_view file_service::replace(const user& caller, std::string_view file_id,
+                                const precondition& pre, const blob_info& blob,
+                                std::optional<std::string> name,
+                                std::optional<std::string> content_type) {
+  if (name && !is_valid_file_name(*name)) {
+    blobs_.remove(blob.id);
+    throw error(errc::invalid_name,
+                "File names must be 1-255 bytes of UTF-8 without control characters.");
+  }
+  file_view v;
+  std::string old_blob;
+  try {
+    meta_.write([&](metadata_txn& tx) {
+      v = writable(tx, caller, file_id, pre);
+      auto& f = v.file;
+      old_blob = f.blob;
+      f.blob = blob.id;
+      f.size = blob.size;
+      f.sha256 = blob.sha256;
+      if (name) f.name = std::move(*name);
+      if (content_type) f.content_type = std::move(*content_type);
+      f.version += 1;
+      f.updated_at = util::now_ms();
+      tx.update_file(f);
+    });
+  } catch (...) {
+    blobs_.remove(blob.id);
+    throw;
+  }
+  // Readers that opened the old blob keep their descriptor; the name goes now.
+  blobs_.remove(old_blob);
+  return v;
+}
+
+void file_service::remove(const user& caller, std::string_view file_id, const precondition& pre) {
+  std::string blob;
+  meta_.write([&](metadata_txn& tx) {
+    auto v = owned(tx, caller, file_id);
+    if (pre) pre(v.file);
+    blob = v.file.blob;
+    tx.delete_file(file_id);
+  });
+  blobs_.remove(blob);
+}
+
+std::pair<share, share_outcome> file_service::share_file(const user& caller,
+                                                         std::string_view file_id,
+                                                         std::string_view target_user,
+                                                         permission perm) {
+  std::pair<share, share_outcome> result;
+  meta_.write([&](metadata_txn& tx) {
+    owned(tx, caller, file_id);
+    if (target_user == caller.id) {
+      throw error(errc::share_with_self, "You cannot share a file with yourself.");
+    }
+    if (!tx.find_user(target_user)) {
+      if (!opts_.auto_create_users || !is_valid_user_name(target_user)) {
+        throw error(errc::user_not_found, "No such user.");
+      }
+      tx.insert_user(user{std::string(target_user), false, util::now_ms()});
+    }
+    auto existing = tx.find_share(file_id, target_user);
+    if (existing && existing->perm == perm) {
+      result = {*existing, share_outcome::unchanged};
+      return;
+    }
+    share s{std::string(file_id), std::string(target_user), perm, caller.id,
+            existing ? existing->created_at : util::now_ms()};
+    tx.upsert_share(s);
+    result = {s, existing ? share_outcome::updated : share_outcome::created};
+  });
+  return result;
+}
+
+std::vector<share> file_service::shares(const user& caller, std::string_view file_id) {
+  std::vector<share> out;
+  meta_.read([&](metadata_txn& tx) {
+    owned(tx, caller, file_id);
+    out = tx.shares_of(file_id);
+  });
+  return out;
+}
+
+void file_service::unshare(const user& caller, std::string_view file_id,
+                           std::string_view target_user) {
+  meta_.write([&](metadata_txn& tx) {
+    owned(tx, caller, file_id);
+    if (!tx.delete_share(file_id, target_user)) {
+      throw error(errc::share_not_found, "This file is not shared with that user.");
+    }
+  });
+}
+
+}  // namespace sharebox::domain

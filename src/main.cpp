@@ -1,0 +1,156 @@
+// sharebox: the server and its administrative commands.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "sharebox/app/config.hpp"
+#include "sharebox/app/server.hpp"
+#include "sharebox/domain/auth_service.hpp"
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/storage/sqlite_store.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace {
+
+using sharebox::app::config;
+
+void add_data_dir(CLI::App* cmd, std::filesystem::path& dir) {
+  cmd->add_option("--data-dir", dir, "Directory holding the database and the file blobs")
+      ->envname("SHAREBOX_DATA_DIR")
+      ->capture_default_str();
+}
+
+void add_serve_options(CLI::App* cmd, config& c) {
+  add_data_dir(cmd, c.data_dir);
+  cmd->add_option("--listen", c.listen, "Address and port to listen on (port 0 picks a free one)")
+      ->envname("SHAREBOX_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--threads", c.threads, "Network threads (default: one per core)")
+      ->envname("SHAREBOX_THREADS");
+  cmd->add_option("--workers", c.workers,
+                  "Worker threads for blocking work: SQLite, fsync, hashing (default: 2 x cores, "
+                  "at least 4)")
+      ->envname("SHAREBOX_WORKERS");
+  cmd->add_option("--max-file-size", c.max_file_size,
+                  "Largest accepted file, e.g. 500M or 10G; larger uploads get 413 before their "
+                  "body is read")
+      ->envname("SHAREBOX_MAX_FILE_SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--max-header-size", c.max_header_size,
+                  "Largest request header block in bytes (larger: 431)")
+      ->envname("SHAREBOX_MAX_HEADER_SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", c.header_timeout_s,
+                  "Seconds a new connection has to send a complete request header")
+      ->envname("SHAREBOX_HEADER_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", c.idle_timeout_s,
+                  "Seconds an idle keep-alive connection is kept open")
+      ->envname("SHAREBOX_IDLE_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--read-timeout", c.read_timeout_s,
+                  "Seconds a request body may stall before the connection is closed")
+      ->envname("SHAREBOX_READ_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--write-timeout", c.write_timeout_s,
+                  "Seconds a client may stall reading a response before it is dropped")
+      ->envname("SHAREBOX_WRITE_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", c.shutdown_timeout_s,
+                  "Seconds in-flight requests get to finish after SIGTERM/SIGINT")
+      ->envname("SHAREBOX_SHUTDOWN_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_flag("--trust-user-header", c.trust_user_header,
+                "Accept X-User-Id as the caller's identity (only behind an authenticating proxy)")
+      ->envname("SHAREBOX_TRUST_USER_HEADER");
+  cmd->add_option("--api-key-mappings", c.api_key_mappings,
+                  "Provision keys at start: key:user,key2:user2")
+      ->envname("API_KEY_MAPPINGS");
+  cmd->add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
+      ->envname("SHAREBOX_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+}
+
+int fail(const std::string& message) {
+  std::cerr << "sharebox: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sharebox: a file-sharing server"};
+  app.require_subcommand(1);
+
+  config cfg;
+  auto* serve = app.add_subcommand("serve", "Run the server");
+  add_serve_options(serve, cfg);
+
+  std::filesystem::path data_dir = "./data";
+  std::string name;
+  std::string label = "cli";
+  bool admin = false;
+
+  auto* user = app.add_subcommand("user", "Manage users");
+  user->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "Create a user; prints its API key alone on stdout");
+  user_add->add_option("name", name, "User name: a-z, 0-9, '.', '_', '-'")->required();
+  user_add->add_flag("--admin", admin, "Give the user the admin role");
+  add_data_dir(user_add, data_dir);
+
+  auto* key = app.add_subcommand("key", "Manage API keys");
+  key->require_subcommand(1);
+  auto* key_add = key->add_subcommand("add", "Issue another key for a user; prints it alone");
+  key_add->add_option("user", name, "User name")->required();
+  key_add->add_option("--label", label, "A note to recognise the key by");
+  add_data_dir(key_add, data_dir);
+  auto* key_list = key->add_subcommand("list", "List a user's keys (ids, never the secrets)");
+  key_list->add_option("user", name, "User name")->required();
+  add_data_dir(key_list, data_dir);
+  std::string key_or_id;
+  auto* key_revoke = key->add_subcommand("revoke", "Revoke a key, given its id or the key");
+  key_revoke->add_option("key", key_or_id, "Key id (from `key list`) or the key itself")
+      ->required();
+  add_data_dir(key_revoke, data_dir);
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("sharebox");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+  try {
+    if (*serve) {
+      spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+      return sharebox::app::serve(cfg);
+    }
+    spdlog::set_level(spdlog::level::warn);
+    std::filesystem::create_directories(data_dir);
+    sharebox::storage::sqlite_store store(data_dir / "sharebox.db");
+    sharebox::domain::auth_service auth(store);
+    if (*user_add) {
+      std::cout << auth.create_user(name, admin).secret << std::endl;
+    } else if (*key_add) {
+      std::cout << auth.add_key(name, label).secret << std::endl;
+    } else if (*key_list) {
+      for (const auto& k : auth.keys(name)) {
+        std::cout << k.id << "  " << sharebox::util::format_rfc3339(k.created_at) << "  "
+                  << (k.revoked_at ? "revoked" : "active ") << "  " << k.label << "\n";
+      }
+    } else if (*key_revoke) {
+      if (!auth.revoke(key_or_id)) return fail("no active key matches");
+      std::cerr << "revoked\n";
+    }
+    return 0;
+  } catch (const sharebox::domain::error& e) {
+    return fail(e.what());
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}

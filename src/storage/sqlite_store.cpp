@@ -1,0 +1,335 @@
+#include "sharebox/storage/sqlite_store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <limits>
+
+#include "sharebox/storage/migrations.hpp"
+
+namespace sharebox::storage {
+
+namespace {
+
+using domain::api_key;
+using domain::file_record;
+using domain::file_view;
+using domain::share;
+using domain::user;
+
+constexpr const char* file_columns =
+    "f.seq, f.id, f.owner, f.name, f.size, f.content_type, f.sha256, f.blob, f.version, "
+    "f.created_at, f.updated_at";
+
+file_record read_file(SQLite::Statement& q) {
+  file_record f;
+  f.seq = q.getColumn(0).getInt64();
+  f.id = q.getColumn(1).getString();
+  f.owner = q.getColumn(2).getString();
+  f.name = q.getColumn(3).getString();
+  f.size = static_cast<std::uint64_t>(q.getColumn(4).getInt64());
+  f.content_type = q.getColumn(5).getString();
+  f.sha256 = q.getColumn(6).getString();
+  f.blob = q.getColumn(7).getString();
+  f.version = q.getColumn(8).getInt64();
+  f.created_at = q.getColumn(9).getInt64();
+  f.updated_at = q.getColumn(10).getInt64();
+  return f;
+}
+
+api_key read_key(SQLite::Statement& q) {
+  api_key k;
+  k.id = q.getColumn(0).getString();
+  k.user_id = q.getColumn(1).getString();
+  const auto& h = q.getColumn(2);
+  k.key_hash.assign(static_cast<const char*>(h.getBlob()), static_cast<std::size_t>(h.getBytes()));
+  k.label = q.getColumn(3).getString();
+  k.created_at = q.getColumn(4).getInt64();
+  if (!q.getColumn(5).isNull()) k.revoked_at = q.getColumn(5).getInt64();
+  return k;
+}
+
+share read_share(SQLite::Statement& q) {
+  share s;
+  s.file_id = q.getColumn(0).getString();
+  s.user_id = q.getColumn(1).getString();
+  s.perm = domain::parse_permission(q.getColumn(2).getString()).value_or(domain::permission::read);
+  s.granted_by = q.getColumn(3).getString();
+  s.created_at = q.getColumn(4).getInt64();
+  return s;
+}
+
+// Not bind(i, ptr, size): in SQLiteCpp that overload binds a BLOB, and a BLOB never equals TEXT.
+void bind_text(SQLite::Statement& q, int i, std::string_view s) {
+  q.bind(i, std::string(s));
+}
+void bind_blob(SQLite::Statement& q, int i, std::string_view s) {
+  q.bind(i, static_cast<const void*>(s.data()), static_cast<int>(s.size()));
+}
+void bind_i64(SQLite::Statement& q, int i, std::int64_t v) {
+  q.bind(i, static_cast<int64_t>(v));
+}
+
+class txn final : public domain::metadata_txn {
+ public:
+  explicit txn(SQLite::Database& db) : db_(db) {}
+
+  std::optional<user> find_user(std::string_view id) override {
+    SQLite::Statement q(db_, "SELECT id, is_admin, created_at FROM users WHERE id = ?");
+    bind_text(q, 1, id);
+    if (!q.executeStep()) return std::nullopt;
+    return user{q.getColumn(0).getString(), q.getColumn(1).getInt() != 0,
+                q.getColumn(2).getInt64()};
+  }
+
+  void insert_user(const user& u) override {
+    SQLite::Statement q(db_, "INSERT INTO users(id, is_admin, created_at) VALUES (?,?,?)");
+    bind_text(q, 1, u.id);
+    q.bind(2, u.is_admin ? 1 : 0);
+    bind_i64(q, 3, u.created_at);
+    q.exec();
+  }
+
+  std::int64_t count_users() override {
+    SQLite::Statement q(db_, "SELECT COUNT(*) FROM users");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+
+  void insert_key(const api_key& k) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO api_keys(id, user_id, key_hash, label, created_at) "
+                        "VALUES (?,?,?,?,?)");
+    bind_text(q, 1, k.id);
+    bind_text(q, 2, k.user_id);
+    bind_blob(q, 3, k.key_hash);
+    bind_text(q, 4, k.label);
+    bind_i64(q, 5, k.created_at);
+    q.exec();
+  }
+
+  std::optional<api_key> find_key_by_hash(std::string_view key_hash) override {
+    SQLite::Statement q(db_,
+                        "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
+                        "WHERE key_hash = ?");
+    bind_blob(q, 1, key_hash);
+    if (!q.executeStep()) return std::nullopt;
+    return read_key(q);
+  }
+
+  std::vector<api_key> keys_of(std::string_view user_id) override {
+    SQLite::Statement q(db_,
+                        "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
+                        "WHERE user_id = ? ORDER BY created_at");
+    bind_text(q, 1, user_id);
+    std::vector<api_key> out;
+    while (q.executeStep())
+      out.push_back(read_key(q));
+    return out;
+  }
+
+  bool revoke_key(std::string_view key_id, std::int64_t at) override {
+    SQLite::Statement q(db_,
+                        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+    bind_i64(q, 1, at);
+    bind_text(q, 2, key_id);
+    return q.exec() > 0;
+  }
+
+  std::optional<file_record> find_file(std::string_view id) override {
+    SQLite::Statement q(db_,
+                        std::string("SELECT ") + file_columns + " FROM files f WHERE f.id = ?");
+    bind_text(q, 1, id);
+    if (!q.executeStep()) return std::nullopt;
+    return read_file(q);
+  }
+
+  void insert_file(const file_record& f) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO files(id, owner, name, size, content_type, sha256, blob, "
+                        "version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    bind_text(q, 1, f.id);
+    bind_text(q, 2, f.owner);
+    bind_text(q, 3, f.name);
+    bind_i64(q, 4, static_cast<std::int64_t>(f.size));
+    bind_text(q, 5, f.content_type);
+    bind_text(q, 6, f.sha256);
+    bind_text(q, 7, f.blob);
+    bind_i64(q, 8, f.version);
+    bind_i64(q, 9, f.created_at);
+    bind_i64(q, 10, f.updated_at);
+    q.exec();
+  }
+
+  void update_file(const file_record& f) override {
+    SQLite::Statement q(db_,
+                        "UPDATE files SET name = ?, size = ?, content_type = ?, sha256 = ?, "
+                        "blob = ?, version = ?, updated_at = ? WHERE id = ?");
+    bind_text(q, 1, f.name);
+    bind_i64(q, 2, static_cast<std::int64_t>(f.size));
+    bind_text(q, 3, f.content_type);
+    bind_text(q, 4, f.sha256);
+    bind_text(q, 5, f.blob);
+    bind_i64(q, 6, f.version);
+    bind_i64(q, 7, f.updated_at);
+    bind_text(q, 8, f.id);
+    q.exec();
+  }
+
+  void delete_file(std::string_view id) override {
+    SQLite::Statement q(db_, "DELETE FROM files WHERE id = ?");
+    bind_text(q, 1, id);
+    q.exec();
+  }
+
+  bool blob_referenced(std::string_view blob_id) override {
+    SQLite::Statement q(db_, "SELECT 1 FROM files WHERE blob = ?");
+    bind_text(q, 1, blob_id);
+    return q.executeStep();
+  }
+
+  std::vector<file_view> visible_files(std::string_view user_id,
+                                       std::optional<std::int64_t> before_seq,
+                                       std::size_t limit) override {
+    // Owned files and files shared with the user, merged by seq. The two halves each use an
+    // index; a single OR over a join would scan.
+    SQLite::Statement q(
+        db_, std::string("SELECT ") + file_columns +
+                 ", NULL, NULL FROM files f WHERE f.owner = ?1 AND f.seq < ?2 "
+                 "UNION ALL SELECT " +
+                 file_columns +
+                 ", s.permission, s.granted_by FROM shares s JOIN files f ON f.id = s.file_id "
+                 "WHERE s.user_id = ?1 AND f.seq < ?2 "
+                 "ORDER BY 1 DESC LIMIT ?3");
+    bind_text(q, 1, user_id);
+    bind_i64(q, 2, before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
+    bind_i64(q, 3, static_cast<std::int64_t>(limit));
+    std::vector<file_view> out;
+    while (q.executeStep()) {
+      file_view v{read_file(q), std::nullopt, std::nullopt};
+      if (!q.getColumn(11).isNull()) {
+        v.shared_permission = domain::parse_permission(q.getColumn(11).getString());
+        v.shared_by = q.getColumn(12).getString();
+      }
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  std::optional<share> find_share(std::string_view file_id, std::string_view user_id) override {
+    SQLite::Statement q(db_,
+                        "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
+                        "WHERE file_id = ? AND user_id = ?");
+    bind_text(q, 1, file_id);
+    bind_text(q, 2, user_id);
+    if (!q.executeStep()) return std::nullopt;
+    return read_share(q);
+  }
+
+  void upsert_share(const share& s) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at) "
+                        "VALUES (?,?,?,?,?) ON CONFLICT(file_id, user_id) DO UPDATE SET "
+                        "permission = excluded.permission, granted_by = excluded.granted_by");
+    bind_text(q, 1, s.file_id);
+    bind_text(q, 2, s.user_id);
+    bind_text(q, 3, domain::to_string(s.perm));
+    bind_text(q, 4, s.granted_by);
+    bind_i64(q, 5, s.created_at);
+    q.exec();
+  }
+
+  bool delete_share(std::string_view file_id, std::string_view user_id) override {
+    SQLite::Statement q(db_, "DELETE FROM shares WHERE file_id = ? AND user_id = ?");
+    bind_text(q, 1, file_id);
+    bind_text(q, 2, user_id);
+    return q.exec() > 0;
+  }
+
+  std::vector<share> shares_of(std::string_view file_id) override {
+    SQLite::Statement q(db_,
+                        "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
+                        "WHERE file_id = ? ORDER BY created_at, user_id");
+    bind_text(q, 1, file_id);
+    std::vector<share> out;
+    while (q.executeStep())
+      out.push_back(read_share(q));
+    return out;
+  }
+
+ private:
+  SQLite::Database& db_;
+};
+
+// Runs fn between BEGIN (of the given kind) and COMMIT, rolling back if it throws.
+void in_transaction(SQLite::Database& db, const char* begin,
+                    const std::function<void(domain::metadata_txn&)>& fn) {
+  db.exec(begin);
+  try {
+    txn t(db);
+    fn(t);
+    db.exec("COMMIT");
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (...) {
+      // The transaction may already be gone (e.g. after SQLITE_FULL); nothing left to undo.
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+sqlite_store::sqlite_store(const std::filesystem::path& db_path) : path_(db_path) {
+  writer_ = open_connection();
+  writer_->exec("PRAGMA journal_mode = WAL");
+  migrations_applied_ = migrate(*writer_, embedded_migrations());
+}
+
+sqlite_store::~sqlite_store() = default;
+
+std::unique_ptr<SQLite::Database> sqlite_store::open_connection() const {
+  auto db = std::make_unique<SQLite::Database>(
+      path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+  db->setBusyTimeout(10000);
+  // FULL: a commit is on disk before it returns, so a 2xx survives power loss (NORMAL in WAL
+  // mode may lose the last transactions).
+  db->exec("PRAGMA synchronous = FULL");
+  db->exec("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+std::unique_ptr<SQLite::Database> sqlite_store::acquire_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return db;
+    }
+  }
+  return open_connection();
+}
+
+void sqlite_store::release_reader(std::unique_ptr<SQLite::Database> db) {
+  std::lock_guard lock(readers_mutex_);
+  readers_.push_back(std::move(db));
+}
+
+void sqlite_store::read(const std::function<void(domain::metadata_txn&)>& fn) {
+  auto db = acquire_reader();
+  try {
+    in_transaction(*db, "BEGIN", fn);
+  } catch (...) {
+    release_reader(std::move(db));
+    throw;
+  }
+  release_reader(std::move(db));
+}
+
+void sqlite_store::write(const std::function<void(domain::metadata_txn&)>& fn) {
+  std::lock_guard lock(write_mutex_);
+  in_transaction(*writer_, "BEGIN IMMEDIATE", fn);
+}
+
+}  // namespace sharebox::storage

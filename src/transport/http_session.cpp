@@ -1,0 +1,414 @@
+#include "sharebox/transport/http_session.hpp"
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <sstream>
+
+#include "sharebox/transport/connection_registry.hpp"
+#include "sharebox/util/crypto.hpp"
+
+namespace sharebox::transport {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
+constexpr std::uint64_t drain_limit = 64 * 1024;
+
+bool is_disconnect(const error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == asio::error::broken_pipe;
+}
+
+bool valid_request_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw boost::system::system_error(error_code(errno, boost::system::system_category()), what);
+}
+
+}  // namespace
+
+http_session::http_session(tcp::socket socket, const limits& lim,
+                           std::shared_ptr<const request_handler> handler,
+                           connection_registry& registry)
+    : stream_(std::move(socket)),
+      write_timer_(stream_.get_executor()),
+      limits_(lim),
+      handler_(std::move(handler)),
+      registry_(registry) {
+  buffer_.reserve(64 * 1024);
+}
+
+http_session::~http_session() {
+  registry_.remove(this);
+}
+
+void http_session::start() {
+  auto self = shared_from_this();
+  registry_.add(self);
+  error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  asio::co_spawn(stream_.get_executor(), run(), [self](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::debug("connection ended: {}", ex.what());
+    }
+  });
+}
+
+void http_session::shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->closing_ = true;
+    if (self->idle_) self->stream_.cancel();
+  });
+}
+
+awaitable<void> http_session::run() {
+  bool first = true;
+  while (!closing_) {
+    if (!co_await read_request_header(first)) break;
+    first = false;
+    co_await serve_request();
+    if (!keep_alive_) break;
+  }
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+}
+
+awaitable<bool> http_session::read_request_header(bool first) {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+  // Limits are the handlers' business (413 before reading). Not boost::none: Beast 1.74
+  // compares `len > optional` in on_header, and any length is greater than an empty optional.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  idle_ = true;
+  stream_.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+  error_code ec;
+  co_await bhttp::async_read_header(stream_, buffer_, *parser_,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  idle_ = false;
+
+  started_ = clock::now();
+  response_sent_ = false;
+  keep_alive_ = false;
+  status_ = 0;
+  bytes_out_ = 0;
+  body_received_ = 0;
+  principal_.clear();
+  body_mode_ = body_mode::none;
+  body_done_ = true;
+  continue_pending_ = false;
+
+  if (ec) {
+    request_id_ = util::new_id();
+    if (ec == bhttp::error::header_limit) {
+      co_await answer_early(bhttp::status::request_header_fields_too_large, "headers_too_large",
+                            "The request header block exceeds " +
+                                std::to_string(limits_.max_header_bytes) + " bytes.");
+    } else if (!is_disconnect(ec) && ec != bhttp::error::partial_message) {
+      co_await answer_early(bhttp::status::bad_request, "bad_request",
+                            "Malformed HTTP request: " + ec.message() + ".");
+    }
+    co_return false;
+  }
+
+  const auto& req = parser_->get();
+  const auto rid = req["X-Request-Id"];
+  request_id_ = valid_request_id(rid) ? std::string(rid) : util::new_id();
+  if (parser_->chunked()) {
+    body_mode_ = body_mode::chunked;
+    body_done_ = parser_->is_done();
+  } else if (const auto len = parser_->content_length(); len && *len > 0) {
+    body_mode_ = body_mode::length;
+    body_remaining_ = *len;
+    body_done_ = false;
+  }
+  continue_pending_ = !body_done_ && beast::iequals(req[bhttp::field::expect], "100-continue");
+  co_return true;
+}
+
+awaitable<void> http_session::answer_early(bhttp::status status, std::string code,
+                                           std::string detail) {
+  // No request to speak of: answer once and close, without waiting for a body.
+  auto res = http::problem_response(http::problem{status, std::move(code), std::move(detail), {}});
+  res.keep_alive(false);
+  res.set("X-Request-Id", request_id_);
+  stream_.expires_after(limits_.write_timeout);
+  error_code ec;
+  co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  status_ = res.result_int();
+  log_access(status_);
+  if (!ec) co_await lingering_close();
+}
+
+awaitable<void> http_session::serve_request() {
+  std::string failure;
+  bool io_failed = false;
+  try {
+    co_await (*handler_)(*this);
+  } catch (const boost::system::system_error& e) {
+    io_failed = true;
+    failure = e.what();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (io_failed) {
+    keep_alive_ = false;
+    spdlog::debug("request {}: connection failed: {}", request_id_, failure);
+    log_access(response_sent_ ? status_ : 499);
+    co_return;
+  }
+  if (!response_sent_) {
+    if (!failure.empty()) spdlog::error("request {} failed: {}", request_id_, failure);
+    try {
+      // Named, not a temporary in the co_await expression: GCC 12 mis-destroys braced
+      // temporaries there.
+      auto res = http::problem_response(http::problem{bhttp::status::internal_server_error,
+                                                      "internal_error",
+                                                      "The server could not complete this request.",
+                                                      {}});
+      co_await send(std::move(res));
+    } catch (const std::exception&) {
+      keep_alive_ = false;
+    }
+  } else if (!failure.empty()) {
+    // The response is out but the handler failed after it: the connection state is unknown.
+    spdlog::error("request {} failed after responding: {}", request_id_, failure);
+    keep_alive_ = false;
+  }
+  co_await finish_body_or_close();
+  log_access(status_);
+}
+
+awaitable<void> http_session::finish_body_or_close() {
+  if (body_done_) co_return;
+  if (keep_alive_) {
+    std::array<char, 16 * 1024> scratch;
+    try {
+      while (co_await read_body(scratch.data(), scratch.size()) > 0) {
+      }
+      co_return;
+    } catch (const std::exception&) {
+      keep_alive_ = false;
+      co_return;
+    }
+  }
+  co_await lingering_close();
+}
+
+awaitable<void> http_session::lingering_close() {
+  // Closing with unread request bytes makes the kernel send RST, which can destroy the response
+  // before the client reads it. Half-close, then discard what is in flight for a moment.
+  keep_alive_ = false;
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  std::array<char, 16 * 1024> scratch;
+  std::size_t discarded = 0;
+  stream_.expires_after(std::chrono::seconds(2));
+  while (discarded < (16u << 20)) {
+    const std::size_t n = co_await stream_.async_read_some(
+        asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    discarded += n;
+  }
+  stream_.close();
+}
+
+const http::request_header& http_session::request() const {
+  return parser_->get();
+}
+
+std::optional<std::uint64_t> http_session::content_length() const {
+  return parser_->content_length() ? std::optional<std::uint64_t>(*parser_->content_length())
+                                   : std::nullopt;
+}
+
+bool http_session::body_complete() const {
+  return body_done_;
+}
+
+awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
+  if (body_done_ || size == 0) co_return 0;
+  if (continue_pending_) {
+    continue_pending_ = false;
+    static constexpr std::string_view msg = "HTTP/1.1 100 Continue\r\n\r\n";
+    co_await write_buffer(asio::buffer(msg.data(), msg.size()));
+  }
+  if (body_mode_ == body_mode::length) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, body_remaining_));
+    std::size_t n = 0;
+    if (buffer_.size() > 0) {
+      n = asio::buffer_copy(asio::buffer(data, want), buffer_.data());
+      buffer_.consume(n);
+    } else {
+      stream_.expires_after(limits_.read_timeout);
+      n = co_await stream_.async_read_some(asio::buffer(data, want), asio::use_awaitable);
+    }
+    body_remaining_ -= n;
+    body_received_ += n;
+    body_done_ = body_remaining_ == 0;
+    co_return n;
+  }
+  for (;;) {
+    auto& body = parser_->get().body();
+    body.data = data;
+    body.size = size;
+    stream_.expires_after(limits_.read_timeout);
+    error_code ec;
+    co_await bhttp::async_read_some(stream_, buffer_, *parser_,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) throw boost::system::system_error(ec);
+    const std::size_t n = size - body.size;
+    body_received_ += n;
+    body_done_ = parser_->is_done();
+    if (n > 0 || body_done_) co_return n;
+  }
+}
+
+void http_session::prepare_common(bhttp::fields& f, bool& keep_alive) {
+  const bool drainable =
+      body_done_ || (body_mode_ == body_mode::length && body_remaining_ <= drain_limit);
+  keep_alive = !closing_ && parser_->get().keep_alive() && drainable;
+  f.set("X-Request-Id", request_id_);
+  // HTTP/1.1 defaults to keep-alive and HTTP/1.0 to close: say so only when it differs.
+  const bool http11 = request().version() >= 11;
+  if (http11 && !keep_alive) f.set(bhttp::field::connection, "close");
+  if (!http11 && keep_alive) f.set(bhttp::field::connection, "keep-alive");
+}
+
+awaitable<void> http_session::send(bhttp::response<bhttp::string_body> res) {
+  res.version(request().version());
+  prepare_common(res.base(), keep_alive_);
+  const auto status = res.result();
+  if (status == bhttp::status::no_content || status == bhttp::status::not_modified) {
+    res.body().clear();
+  } else {
+    res.content_length(res.body().size());
+  }
+  status_ = res.result_int();
+  response_sent_ = true;
+  stream_.expires_after(limits_.write_timeout);
+  if (request().method() == bhttp::verb::head) {
+    bhttp::response_serializer<bhttp::string_body> sr(res);
+    co_await bhttp::async_write_header(stream_, sr, asio::use_awaitable);
+  } else {
+    bytes_out_ = res.body().size();
+    co_await bhttp::async_write(stream_, res, asio::use_awaitable);
+  }
+}
+
+awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
+                                        std::vector<http::body_piece> pieces) {
+  header.version(request().version());
+  prepare_common(header, keep_alive_);
+  status_ = header.result_int();
+  response_sent_ = true;
+
+  std::ostringstream os;
+  os << header;
+  std::string out = std::move(os).str();
+  if (request().method() == bhttp::verb::head) {
+    co_await write_buffer(asio::buffer(out));
+    co_return;
+  }
+
+  std::uint64_t total = 0;
+  for (const auto& p : pieces)
+    total += p.text.size() + p.length;
+  if (total <= small_body) {
+    // One write for header and body: no extra round trip or Nagle interplay for small files.
+    for (const auto& p : pieces) {
+      out += p.text;
+      const std::size_t at = out.size();
+      out.resize(at + p.length);
+      std::size_t done = 0;
+      while (done < p.length) {
+        const ssize_t n = ::pread(fd, out.data() + at + done, p.length - done,
+                                  static_cast<off_t>(p.offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw_errno("pread");
+        done += static_cast<std::size_t>(n);
+      }
+    }
+    co_await write_buffer(asio::buffer(out));
+    bytes_out_ = total;
+    co_return;
+  }
+  co_await write_buffer(asio::buffer(out));
+  for (const auto& p : pieces) {
+    if (!p.text.empty()) co_await write_buffer(asio::buffer(p.text));
+    co_await send_file_range(fd, p.offset, p.length);
+    bytes_out_ += p.text.size() + p.length;
+  }
+}
+
+awaitable<void> http_session::write_buffer(asio::const_buffer b) {
+  stream_.expires_after(limits_.write_timeout);
+  co_await asio::async_write(stream_, b, asio::use_awaitable);
+}
+
+awaitable<void> http_session::send_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
+  auto& socket = stream_.socket();
+  socket.native_non_blocking(true);
+  auto off = static_cast<off_t>(offset);
+  while (length > 0) {
+    const std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 30));
+    const ssize_t n = ::sendfile(socket.native_handle(), fd, &off, step);
+    if (n > 0) {
+      length -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      throw boost::system::system_error(asio::error::eof, "sendfile: file shorter than expected");
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) throw_errno("sendfile");
+    co_await wait_writable();
+  }
+}
+
+awaitable<void> http_session::wait_writable() {
+  // Asio 1.74 has no awaitable operators to race two waits, so the timer cancels the socket.
+  // The generation guards against a timer that fired just as the wait completed.
+  const std::uint64_t generation = ++write_wait_generation_;
+  write_timer_.expires_after(limits_.write_timeout);
+  write_timer_.async_wait([this, self = shared_from_this(), generation](error_code ec) {
+    if (!ec && generation == write_wait_generation_) stream_.socket().cancel();
+  });
+  error_code ec;
+  co_await stream_.socket().async_wait(tcp::socket::wait_write,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+  ++write_wait_generation_;
+  write_timer_.cancel();
+  if (ec == asio::error::operation_aborted) ec = beast::error::timeout;
+  if (ec) throw boost::system::system_error(ec);
+}
+
+void http_session::log_access(unsigned status) {
+  const auto ms = std::chrono::duration<double, std::milli>(clock::now() - started_).count();
+  const bool have_request = parser_ && parser_->is_header_done();
+  spdlog::info("{} {} {} {} {} in={} out={} {:.1f}ms", request_id_,
+               principal_.empty() ? "-" : principal_,
+               have_request ? std::string(parser_->get().method_string()) : "-",
+               have_request ? std::string(parser_->get().target()) : "-", status, body_received_,
+               bytes_out_, ms);
+}
+
+}  // namespace sharebox::transport

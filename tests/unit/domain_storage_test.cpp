@@ -1,0 +1,245 @@
+// The domain services against the real SQLite store and blob store in a temp dir.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "sharebox/domain/auth_service.hpp"
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/domain/file_service.hpp"
+#include "sharebox/storage/fs_blob_store.hpp"
+#include "sharebox/storage/sqlite_store.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/encoding.hpp"
+#include "temp_dir.hpp"
+
+using namespace sharebox;
+using domain::errc;
+
+namespace {
+
+class services : public ::testing::Test {
+ protected:
+  temp_dir dir_;
+  storage::sqlite_store meta_{dir_.path() / "sharebox.db"};
+  storage::fs_blob_store blobs_{dir_.path()};
+  domain::auth_service auth_{meta_};
+  domain::file_service files_{meta_, blobs_, {}};
+  domain::user alice_ = user("alice");
+  domain::user bob_ = user("bob");
+  domain::user carol_ = user("carol");
+
+  domain::user user(const std::string& name) {
+    auth_.create_user(name, false);
+    return domain::user{name, false, 0};
+  }
+
+  domain::blob_info blob(std::string_view content) {
+    auto w = blobs_.begin();
+    w->write(content.data(), content.size());
+    return w->commit();
+  }
+
+  std::string read_blob(const std::string& id) {
+    const int fd = blobs_.open(id);
+    if (fd < 0) return "<missing>";
+    std::string out(1 << 16, '\0');
+    const auto n = ::read(fd, out.data(), out.size());
+    ::close(fd);
+    out.resize(static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    return out;
+  }
+
+  static errc code_of(const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const domain::error& e) {
+      return e.code();
+    }
+    ADD_FAILURE() << "no domain error";
+    return errc::storage_full;
+  }
+};
+
+}  // namespace
+
+TEST_F(services, BlobWriterHashesAndCommitsDurably) {
+  auto info = blob("hello world\n");
+  EXPECT_EQ(info.size, 12u);
+  EXPECT_EQ(info.sha256, util::to_hex(util::sha256::of("hello world\n")));
+  EXPECT_EQ(read_blob(info.id), "hello world\n");
+  EXPECT_TRUE(std::filesystem::is_empty(blobs_.temp_dir()));
+}
+
+TEST_F(services, AbandonedWriterLeavesNoTempFile) {
+  {
+    auto w = blobs_.begin();
+    w->write("partial", 7);
+    EXPECT_FALSE(std::filesystem::is_empty(blobs_.temp_dir()));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(blobs_.temp_dir()));
+}
+
+TEST_F(services, StartupRecoveryRemovesTempAndUnreferencedBlobs) {
+  auto kept = blob("kept");
+  files_.create(alice_, "kept.txt", "text/plain", kept);
+  auto orphan = blob("orphan");  // committed to disk, never to metadata
+  const int fd = ::open((blobs_.temp_dir() / "stale.part").c_str(), O_CREAT | O_WRONLY, 0600);
+  ::close(fd);
+  EXPECT_EQ(blobs_.remove_temp_files(), 1u);
+  EXPECT_EQ(blobs_.remove_unreferenced([&](std::string_view id) {
+    bool used = false;
+    meta_.read([&](domain::metadata_txn& tx) { used = tx.blob_referenced(id); });
+    return used;
+  }),
+            1u);
+  EXPECT_EQ(read_blob(kept.id), "kept");
+  EXPECT_EQ(read_blob(orphan.id), "<missing>");
+}
+
+TEST_F(services, CreateGetAndListNewestFirstWithPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(files_.create(alice_, "f" + std::to_string(i), "text/plain", blob("x")).file.id);
+  }
+  auto page = files_.list(alice_, std::nullopt, 2);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].file.id, ids[4]);
+  EXPECT_EQ(page.items[1].file.id, ids[3]);
+  ASSERT_TRUE(page.next_before_seq);
+  page = files_.list(alice_, page.next_before_seq, 2);
+  EXPECT_EQ(page.items[0].file.id, ids[2]);
+  page = files_.list(alice_, page.next_before_seq, 2);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_FALSE(page.next_before_seq);
+  EXPECT_TRUE(files_.list(bob_, std::nullopt, 10).items.empty());
+}
+
+TEST_F(services, InvisibleFilesAreNotFoundForEveryone) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  EXPECT_EQ(code_of([&] { files_.get(bob_, f.id); }), errc::file_not_found);
+  EXPECT_EQ(code_of([&] { files_.get(bob_, "not-an-id"); }), errc::file_not_found);
+  EXPECT_EQ(code_of([&] { files_.remove(bob_, f.id, {}); }), errc::file_not_found);
+  EXPECT_EQ(code_of([&] { files_.shares(bob_, f.id); }), errc::file_not_found);
+}
+
+TEST_F(services, SharesGrantReadOrWrite) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  EXPECT_EQ(files_.share_file(alice_, f.id, "bob", domain::permission::read).second,
+            domain::share_outcome::created);
+  EXPECT_EQ(files_.share_file(alice_, f.id, "bob", domain::permission::read).second,
+            domain::share_outcome::unchanged);
+  auto seen = files_.get(bob_, f.id);
+  EXPECT_EQ(seen.shared_permission, domain::permission::read);
+  EXPECT_EQ(seen.shared_by, "alice");
+  auto listed = files_.list(bob_, std::nullopt, 10);
+  ASSERT_EQ(listed.items.size(), 1u);
+
+  auto b2 = blob("b");
+  EXPECT_EQ(code_of([&] { files_.replace(bob_, f.id, {}, b2, std::nullopt, std::nullopt); }),
+            errc::read_only_share);
+  EXPECT_EQ(read_blob(b2.id), "<missing>");  // a refused replace frees its blob
+  EXPECT_EQ(code_of([&] { files_.remove(bob_, f.id, {}); }), errc::not_owner);
+  EXPECT_EQ(code_of([&] { files_.share_file(bob_, f.id, "carol", domain::permission::read); }),
+            errc::not_owner);
+
+  EXPECT_EQ(files_.share_file(alice_, f.id, "bob", domain::permission::write).second,
+            domain::share_outcome::updated);
+  auto v2 = files_.replace(bob_, f.id, {}, blob("by bob"), std::nullopt, std::nullopt);
+  EXPECT_EQ(v2.file.version, 2);
+  EXPECT_EQ(read_blob(v2.file.blob), "by bob");
+  EXPECT_EQ(read_blob(f.blob), "<missing>");  // the old content is gone
+
+  files_.unshare(alice_, f.id, "bob");
+  EXPECT_EQ(code_of([&] { files_.get(bob_, f.id); }), errc::file_not_found);
+  EXPECT_EQ(code_of([&] { files_.unshare(alice_, f.id, "bob"); }), errc::share_not_found);
+}
+
+TEST_F(services, ShareRules) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  EXPECT_EQ(code_of([&] { files_.share_file(alice_, f.id, "alice", domain::permission::read); }),
+            errc::share_with_self);
+  EXPECT_EQ(code_of([&] { files_.share_file(alice_, f.id, "nobody", domain::permission::read); }),
+            errc::user_not_found);
+  domain::file_service trusting(meta_, blobs_, {true});
+  EXPECT_EQ(trusting.share_file(alice_, f.id, "newcomer", domain::permission::read).second,
+            domain::share_outcome::created);
+}
+
+TEST_F(services, ReplacePreconditionRunsInsideTheTransaction) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  const auto expect_v1 = [](const domain::file_record& r) {
+    if (r.version != 1) throw domain::error(errc::etag_mismatch, "stale");
+  };
+  files_.replace(alice_, f.id, expect_v1, blob("second"), "b.txt", "text/x");
+  auto loser = blob("third");
+  EXPECT_EQ(
+      code_of([&] { files_.replace(alice_, f.id, expect_v1, loser, std::nullopt, std::nullopt); }),
+      errc::etag_mismatch);
+  auto now = files_.get(alice_, f.id).file;
+  EXPECT_EQ(now.version, 2);
+  EXPECT_EQ(now.name, "b.txt");
+  EXPECT_EQ(read_blob(now.blob), "second");
+  EXPECT_EQ(read_blob(loser.id), "<missing>");
+}
+
+TEST_F(services, DeleteRemovesMetadataSharesAndBlob) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  files_.share_file(alice_, f.id, "bob", domain::permission::read);
+  files_.remove(alice_, f.id, {});
+  EXPECT_EQ(code_of([&] { files_.get(alice_, f.id); }), errc::file_not_found);
+  EXPECT_TRUE(files_.list(bob_, std::nullopt, 10).items.empty());
+  EXPECT_EQ(read_blob(f.blob), "<missing>");
+}
+
+TEST_F(services, InvalidNamesAreRefusedAndFreeTheBlob) {
+  auto b = blob("x");
+  EXPECT_EQ(code_of([&] { files_.create(alice_, std::string("a\0b", 3), "text/plain", b); }),
+            errc::invalid_name);
+  EXPECT_EQ(read_blob(b.id), "<missing>");
+  EXPECT_EQ(code_of([&] { files_.create(alice_, "\xff", "text/plain", blob("x")); }),
+            errc::invalid_name);
+  EXPECT_EQ(code_of([&] { files_.create(alice_, "", "text/plain", blob("x")); }),
+            errc::invalid_name);
+}
+
+TEST_F(services, ApiKeysAuthenticateUntilRevoked) {
+  auto k = auth_.add_key("alice", "laptop");
+  EXPECT_EQ(k.secret.rfind("sbx_", 0), 0u);
+  auto u = auth_.authenticate(k.secret);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, "alice");
+  EXPECT_FALSE(auth_.authenticate(k.secret + "x"));
+  EXPECT_FALSE(auth_.authenticate(""));
+  EXPECT_TRUE(auth_.revoke(k.record.id));
+  EXPECT_FALSE(auth_.authenticate(k.secret));
+  EXPECT_FALSE(auth_.revoke(k.record.id));
+  auto k2 = auth_.add_key("alice", "phone");
+  EXPECT_TRUE(auth_.revoke(k2.secret));  // by the key itself
+  EXPECT_FALSE(auth_.authenticate(k2.secret));
+  EXPECT_EQ(code_of([&] { auth_.create_user("alice", false); }), errc::user_exists);
+  EXPECT_EQ(code_of([&] { auth_.create_user("Bad Name", false); }), errc::invalid_user_name);
+}
+
+TEST_F(services, BootstrapAdminOnlyOnEmptyDatabase) {
+  EXPECT_FALSE(auth_.bootstrap_admin());  // users exist already
+  temp_dir other;
+  storage::sqlite_store meta(other.path() / "db");
+  domain::auth_service auth(meta);
+  auto admin = auth.bootstrap_admin();
+  ASSERT_TRUE(admin);
+  auto u = auth.authenticate(admin->secret);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, "admin");
+  EXPECT_TRUE(u->is_admin);
+  EXPECT_FALSE(auth.bootstrap_admin());
+}
+
+TEST_F(services, ApiKeyMappingsProvisionUsersAndKeys) {
+  auth_.provision("dev-key:dave, other-key:alice");
+  EXPECT_EQ(auth_.authenticate("dev-key")->id, "dave");
+  EXPECT_EQ(auth_.authenticate("other-key")->id, "alice");
+  auth_.provision("dev-key:dave");  // again: nothing changes
+  EXPECT_THROW(auth_.provision("dev-key:alice"), std::invalid_argument);
+  EXPECT_THROW(auth_.provision("nocolon"), std::invalid_argument);
+}

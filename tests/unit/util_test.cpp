@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sharebox/http/router.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/encoding.hpp"
+#include "sharebox/util/time.hpp"
+
+using namespace sharebox;
+
+TEST(Ids, AreValidUniqueAndUrlSafe) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const auto id = util::new_id();
+    EXPECT_EQ(id.size(), 26u);
+    EXPECT_TRUE(util::is_valid_id(id)) << id;
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+  EXPECT_FALSE(util::is_valid_id("../../etc/passwd"));
+  EXPECT_FALSE(util::is_valid_id("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+  EXPECT_FALSE(util::is_valid_id(""));
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(util::to_hex(util::sha256::of("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  util::sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(util::to_hex(h.finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Encoding, Base64urlRoundTrip) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00\x01"}) {
+    EXPECT_EQ(util::base64url_decode(util::base64url_encode(s)), s);
+  }
+  EXPECT_EQ(util::base64url_encode("\xfb\xff"), "-_8");
+  EXPECT_FALSE(util::base64url_decode("a"));
+  EXPECT_FALSE(util::base64url_decode("ab+/"));
+}
+
+TEST(Encoding, UrlDecode) {
+  EXPECT_EQ(util::url_decode("a%20b+c", true), "a b c");
+  EXPECT_EQ(util::url_decode("a+b", false), "a+b");
+  EXPECT_FALSE(util::url_decode("%", false));
+  EXPECT_FALSE(util::url_decode("%2", false));
+  EXPECT_FALSE(util::url_decode("%zz", false));
+  EXPECT_EQ(util::url_decode("%00", false), std::string(1, '\0'));
+}
+
+TEST(Encoding, Utf8Validation) {
+  EXPECT_TRUE(util::is_valid_utf8("r\xc3\xa9sum\xc3\xa9"));
+  EXPECT_TRUE(util::is_valid_utf8("\xe6\x97\xa5\xe6\x9c\xac"));
+  EXPECT_FALSE(util::is_valid_utf8("\xc3"));          // truncated
+  EXPECT_FALSE(util::is_valid_utf8("\xc0\xaf"));      // overlong '/'
+  EXPECT_FALSE(util::is_valid_utf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(util::is_valid_utf8("\xff"));
+}
+
+TEST(Time, Rfc3339) {
+  EXPECT_EQ(util::format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(util::format_rfc3339(1784692075123), "2026-07-22T03:47:55.123Z");
+}
+
+TEST(Target, SplitsAndDecodes) {
+  auto t = http::parse_target("/files/abc%20d/meta?limit=5&name=a+b%2Fc&flag");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, (std::vector<std::string>{"files", "abc d", "meta"}));
+  EXPECT_EQ(t->query.at("limit"), "5");
+  EXPECT_EQ(t->query.at("name"), "a b/c");
+  EXPECT_EQ(t->query.at("flag"), "");
+  EXPECT_FALSE(http::parse_target("http://example.com/files"));
+  EXPECT_FALSE(http::parse_target("/files/%zz"));
+  auto trailing = http::parse_target("/files/");
+  ASSERT_TRUE(trailing);
+  EXPECT_EQ(trailing->path, (std::vector<std::string>{"files", ""}));
+}
+
+TEST(Router, MatchesParamsAndReportsAllowedMethods) {
+  http::router<int> r;
+  r.add(bhttp::verb::get, "/files", 1);
+  r.add(bhttp::verb::get, "/files/{id}", 2);
+  r.add(bhttp::verb::put, "/files/{id}", 3);
+  r.add(bhttp::verb::delete_, "/shares/{id}/{user}", 4);
+
+  auto m = r.find(bhttp::verb::put, {"files", "x1"});
+  ASSERT_TRUE(m.found);
+  EXPECT_EQ(m.found->handler, 3);
+  EXPECT_EQ(m.path_params.at("id"), "x1");
+
+  m = r.find(bhttp::verb::head, {"files", "x1"});
+  ASSERT_TRUE(m.found);
+  EXPECT_EQ(m.found->handler, 2);
+
+  m = r.find(bhttp::verb::post, {"files", "x1"});
+  EXPECT_FALSE(m.found);
+  EXPECT_EQ(m.allowed,
+            (std::vector<bhttp::verb>{bhttp::verb::get, bhttp::verb::head, bhttp::verb::put}));
+
+  m = r.find(bhttp::verb::get, {"nope"});
+  EXPECT_FALSE(m.found);
+  EXPECT_TRUE(m.allowed.empty());
+
+  EXPECT_FALSE(r.find(bhttp::verb::get, {"files", ""}).found);
+  m = r.find(bhttp::verb::delete_, {"shares", "f", "bob"});
+  ASSERT_TRUE(m.found);
+  EXPECT_EQ(m.path_params.at("user"), "bob");
+}
