@@ -117,7 +117,12 @@ std::optional<std::string> request_content_type(const http::request_header& req)
 awaitable<received_upload> receive_upload(request_context& ctx) {
   const auto& req = ctx.io.request();
   const std::uint64_t max = ctx.svc.opts.max_file_size;
-  const auto boundary = http::multipart_boundary(req[bhttp::field::content_type]);
+  const auto content_type = req[bhttp::field::content_type];
+  const auto boundary = http::multipart_boundary(content_type);
+  if (!boundary && content_type.size() >= 19 &&
+      beast::iequals(content_type.substr(0, 19), "multipart/form-data")) {
+    bad_multipart("multipart/form-data needs a valid boundary parameter.");
+  }
   // Refuse before reading a byte when the declared length already says no.
   if (const auto len = ctx.io.content_length()) {
     if (*len > max + (boundary ? multipart_overhead : 0)) too_large(max);
@@ -154,6 +159,7 @@ awaitable<received_upload> receive_upload(request_context& ctx) {
     out.content_type = request_content_type(req);
   }
   if (const auto it = ctx.query.find("name"); it != ctx.query.end()) out.name = it->second;
+  if (out.name && out.name->empty()) out.name.reset();
   co_return out;
 }
 

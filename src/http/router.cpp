@@ -30,10 +30,14 @@ std::optional<target> parse_target(std::string_view raw) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    auto key = util::url_decode(pair.substr(0, eq), true);
-    auto value = util::url_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!key || !value) return std::nullopt;
-    t.query.emplace(std::move(*key), std::move(*value));
+    // A malformed escape in a query value is kept as sent: the parameter's own validation then
+    // names the parameter, which is a better error than rejecting the whole target.
+    const std::string_view raw_key = pair.substr(0, eq);
+    const std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    auto key = util::url_decode(raw_key, true);
+    auto value = util::url_decode(raw_value, true);
+    t.query.emplace(key ? std::move(*key) : std::string(raw_key),
+                    value ? std::move(*value) : std::string(raw_value));
   }
   return t;
 }

@@ -77,10 +77,8 @@ void http_session::shutdown() {
 }
 
 awaitable<void> http_session::run() {
-  bool first = true;
   while (!closing_) {
-    if (!co_await read_request_header(first)) break;
-    first = false;
+    if (!co_await read_request_header()) break;
     co_await serve_request();
     if (!keep_alive_) break;
   }
@@ -89,17 +87,27 @@ awaitable<void> http_session::run() {
   stream_.close();
 }
 
-awaitable<bool> http_session::read_request_header(bool first) {
+awaitable<bool> http_session::read_request_header() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   // Limits are the handlers' business (413 before reading). Not boost::none: Beast 1.74
   // compares `len > optional` in on_header, and any length is greater than an empty optional.
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  // Waiting for a request to begin is idleness; once its first byte is here, the whole header
+  // must follow within the header timeout (what bounds slowloris clients).
   idle_ = true;
-  stream_.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
   error_code ec;
-  co_await bhttp::async_read_header(stream_, buffer_, *parser_,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+  if (buffer_.size() == 0) {
+    stream_.expires_after(limits_.idle_timeout);
+    const std::size_t n = co_await stream_.async_read_some(
+        buffer_.prepare(64 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+    buffer_.commit(n);
+  }
+  if (!ec) {
+    stream_.expires_after(limits_.header_timeout);
+    co_await bhttp::async_read_header(stream_, buffer_, *parser_,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+  }
   idle_ = false;
 
   started_ = clock::now();

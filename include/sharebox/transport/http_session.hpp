@@ -30,7 +30,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   enum class body_mode { none, length, chunked };
 
   awaitable<void> run();
-  awaitable<bool> read_request_header(bool first);
+  awaitable<bool> read_request_header();
   awaitable<void> serve_request();
   awaitable<void> answer_early(bhttp::status status, std::string code, std::string detail);
   awaitable<void> finish_body_or_close();

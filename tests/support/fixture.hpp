@@ -1,0 +1,39 @@
+#pragma once
+// Base fixture: one fresh sharebox server (and data directory) per test.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/api_client.hpp"
+#include "support/server_process.hpp"
+
+namespace sharebox::test {
+
+class server_test : public ::testing::Test {
+ protected:
+  void SetUp() override { server_ = std::make_unique<server_process>(server_args()); }
+  // Stop the server while the test still counts as running so failures print its logs.
+  void TearDown() override { server_.reset(); }
+
+  // Extra `sharebox serve` arguments for this fixture.
+  virtual std::vector<std::string> server_args() const { return {}; }
+
+  server_process& server() { return *server_; }
+  std::uint16_t port() const { return server_->port(); }
+
+  // Creates user `name` with the CLI and returns a client authenticated as them.
+  api_client make_user(const std::string& name) {
+    return api_client(port(), server_->add_user(name));
+  }
+  api_client client(const std::string& key, auth_style style = auth_style::bearer) {
+    return api_client(port(), key, style);
+  }
+  api_client admin() { return client(server_->admin_key()); }
+  api_client anonymous() { return client("", auth_style::none); }
+
+  std::unique_ptr<server_process> server_;
+};
+
+}  // namespace sharebox::test

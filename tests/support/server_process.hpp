@@ -1,0 +1,110 @@
+#pragma once
+// Runs the real `sharebox serve` binary as a child process on 127.0.0.1:0 in a fresh temporary
+// data directory, and the `sharebox user add` CLI against the same directory.
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace sharebox::test {
+
+// How a child process ended.
+struct process_exit {
+  bool exited = false;     // normal exit; `code` is valid
+  int code = -1;           // exit status when `exited`
+  int signal = 0;          // terminating signal, 0 if none
+  bool timed_out = false;  // did not exit in time (the process was then killed)
+  bool clean() const { return exited && code == 0; }
+  std::string describe() const;
+};
+
+struct cli_result {
+  process_exit exit;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+class server_process {
+ public:
+  static constexpr std::chrono::seconds startup_timeout{20};
+
+  // Starts `SHAREBOX_BINARY serve --listen 127.0.0.1:0 --data-dir DIR <extra_args...>` and waits
+  // until it prints its listening line. Throws std::runtime_error (with the logs) on failure.
+  explicit server_process(std::vector<std::string> extra_args = {});
+  ~server_process();
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  // Key printed on the first start (empty database); kept across restart().
+  const std::string& admin_key() const { return admin_key_; }
+  // True if the most recent start printed an initial admin key (i.e. found an empty database).
+  bool printed_admin_key_on_last_start() const { return printed_key_on_last_start_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }
+  bool running();
+
+  void kill9();
+  void signal(int sig);
+  // Waits for the child to exit (reaping it). On timeout the child is killed with SIGKILL and
+  // the result has timed_out set.
+  process_exit wait_exit(std::chrono::milliseconds timeout);
+  // SIGTERM + wait_exit.
+  process_exit terminate(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Starts the server again on the same data directory (stopping it first with SIGTERM if it is
+  // still running). The port may change.
+  void restart();
+  // Last exit status, if the child has been reaped.
+  const std::optional<process_exit>& last_exit() const { return last_exit_; }
+
+  // VmHWM / VmRSS of the running server in KiB; -1 if unavailable.
+  long peak_rss_kib() const;
+  long rss_kib() const;
+
+  // Runs `SHAREBOX_BINARY user add NAME --data-dir DIR`; returns its stdout trimmed (the key).
+  // Throws std::runtime_error if the command fails.
+  std::string add_user(const std::string& name);
+  // Runs `SHAREBOX_BINARY args...` to completion.
+  cli_result run_cli(const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+
+  // Everything the server printed so far (stdout lines and the stderr log).
+  std::string stdout_text() const;
+  std::string stderr_text() const;
+
+ private:
+  struct output_state;
+
+  void start();
+  void stop_reader();
+  void record_exit(int status);
+  std::string diagnostics() const;
+  static std::string stdout_text_of(output_state& state);
+
+  std::vector<std::string> extra_args_;
+  std::filesystem::path root_;  // mkdtemp directory: data/ and server.log
+  std::filesystem::path data_dir_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+  bool reaped_ = true;
+  std::optional<process_exit> last_exit_;
+  std::uint16_t port_ = 0;
+  std::string admin_key_;
+  bool printed_key_on_last_start_ = false;
+  std::shared_ptr<output_state> output_;
+  std::string previous_stdout_;  // output of earlier runs (before restart())
+  std::shared_ptr<std::atomic<bool>> reader_stop_;
+  std::thread reader_;
+};
+
+std::string trim(std::string_view s);
+
+}  // namespace sharebox::test
