@@ -17,16 +17,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class Concurrency : public server_test {
- protected:
-  void SetUp() override {
-    server_test::SetUp();
-    key_ = server().add_user("alice");
-  }
-  header_list auth() const { return {{"Authorization", "Bearer " + key_}}; }
-  api_client alice() { return api_client(port(), key_); }
-  std::string key_;
-};
+class Concurrency : public alice_test {};
 
 struct outcome {
   response resp;

@@ -60,14 +60,8 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   }
 }
 
-class Durability : public server_test {
+class Durability : public alice_test {
  protected:
-  void SetUp() override {
-    server_test::SetUp();
-    key_ = server().add_user("alice");
-  }
-  header_list auth() const { return {{"Authorization", "Bearer " + key_}}; }
-  api_client alice() { return api_client(port(), key_); }
   fs::path tmp_dir() const { return server_->data_dir() / "tmp"; }
 
   stream_upload_options raw_upload(std::string name, std::uint64_t size, std::uint64_t seed) {
@@ -80,8 +74,6 @@ class Durability : public server_test {
     o.chunk_size = 256 * 1024;
     return o;
   }
-
-  std::string key_;
 };
 
 TEST_F(Durability, KillDuringUploadLeavesNoPartialFile) {

@@ -36,4 +36,16 @@ class server_test : public ::testing::Test {
   std::unique_ptr<server_process> server_;
 };
 
+// A server with one user, alice, for tests that need a single authenticated caller.
+class alice_test : public server_test {
+ protected:
+  void SetUp() override {
+    server_test::SetUp();
+    key_ = server().add_user("alice");
+  }
+  header_list auth() const { return {{"Authorization", "Bearer " + key_}}; }
+  api_client alice() { return api_client(port(), key_); }
+  std::string key_;
+};
+
 }  // namespace sharebox::test
