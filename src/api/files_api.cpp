@@ -59,8 +59,8 @@ std::optional<std::int64_t> page_cursor(const http::params& q) {
 }
 
 // If-Match as a precondition checked inside the write transaction.
-domain::precondition if_match_precondition(std::string if_match) {
-  return [if_match = std::move(if_match)](const domain::file_record& f) {
+domain::precondition if_match_precondition(std::string_view header) {
+  return [if_match = std::string(header)](const domain::file_record& f) {
     const std::string current = domain::etag_of(f);
     if (!http::etag_matches(if_match, current, false)) {
       throw domain::error(domain::errc::etag_mismatch,
@@ -68,12 +68,6 @@ domain::precondition if_match_precondition(std::string if_match) {
                           {{"current_etag", current}});
     }
   };
-}
-
-std::optional<std::string> header_value(const http::request_header& req, bhttp::field f) {
-  const auto it = req.find(f);
-  if (it == req.end()) return std::nullopt;
-  return std::string(it->value());
 }
 
 std::optional<std::string_view> header_view(const http::request_header& req, bhttp::field f) {
@@ -142,15 +136,10 @@ awaitable<void> list_files(request_context& ctx) {
 
 awaitable<void> get_file(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
-  std::optional<domain::file_view> view;
-  const int fd = co_await http::offload(ctx.svc.pool, [&] {
-    view = ctx.svc.files.get(ctx.user, id);
-    const int f = ctx.svc.blobs.open(view->file.blob);
-    if (f < 0) throw std::runtime_error("blob missing for file " + id);
-    return f;
-  });
+  auto [view, fd] = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.files.open_content(ctx.user, id); });
   unique_fd guard(fd);
-  const auto& f = view->file;
+  const auto& f = view.file;
   const auto& req = ctx.io.request();
   const auto modified = std::chrono::floor<std::chrono::seconds>(
       std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(f.updated_at)));
@@ -240,7 +229,7 @@ awaitable<void> get_file_meta(request_context& ctx) {
 
 awaitable<void> put_file(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
-  auto if_match = header_value(ctx.io.request(), bhttp::field::if_match);
+  const auto if_match = header_view(ctx.io.request(), bhttp::field::if_match);
   const domain::precondition pre =
       if_match ? if_match_precondition(*if_match) : [](const domain::file_record&) {
         throw domain::error(domain::errc::if_match_required,
@@ -259,7 +248,7 @@ awaitable<void> put_file(request_context& ctx) {
 }
 
 awaitable<void> delete_file(request_context& ctx) {
-  auto if_match = header_value(ctx.io.request(), bhttp::field::if_match);
+  const auto if_match = header_view(ctx.io.request(), bhttp::field::if_match);
   auto pre = if_match ? if_match_precondition(*if_match) : domain::precondition{};
   co_await http::offload(ctx.svc.pool,
                          [&] { ctx.svc.files.remove(ctx.user, ctx.path.at("id"), pre); });

@@ -1,5 +1,7 @@
 #include "sharebox/domain/file_service.hpp"
 
+#include <stdexcept>
+
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/util/time.hpp"
@@ -75,6 +77,16 @@ file_view file_service::get(const user& caller, std::string_view file_id) {
   file_view v;
   meta_.read([&](metadata_txn& tx) { v = visible(tx, caller, file_id); });
   return v;
+}
+
+std::pair<file_view, int> file_service::open_content(const user& caller, std::string_view file_id) {
+  constexpr int attempts = 8;
+  for (int i = 0; i < attempts; ++i) {
+    auto v = get(caller, file_id);
+    const int fd = blobs_.open(v.file.blob);
+    if (fd >= 0) return {std::move(v), fd};
+  }
+  throw std::runtime_error("content of file " + std::string(file_id) + " is missing");
 }
 
 file_page file_service::list(const user& caller, std::optional<std::int64_t> before_seq,

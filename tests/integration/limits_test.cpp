@@ -184,6 +184,17 @@ TEST_F(Timeouts, IdleKeepAliveConnectionIsClosed) {
   EXPECT_TRUE(has_status(request(port(), "GET", "/health"), 200));
 }
 
+TEST_F(Timeouts, ConnectionThatNeverSendsARequestIsClosed) {
+  connection silent(port(), 10s);
+  silent.ensure_connected();
+  const auto result = silent.read_until_close(6s);
+  EXPECT_TRUE(result.closed) << "a silent connection is still open after 6 s";
+  EXPECT_GE(result.elapsed.count(), 500) << "closed long before the idle timeout";
+  EXPECT_LE(result.elapsed.count(), 4000);
+  EXPECT_EQ(result.data, "");
+  EXPECT_TRUE(has_status(request(port(), "GET", "/health"), 200));
+}
+
 TEST_F(Timeouts, StalledBodyIsDisconnected) {
   const std::string key = server().add_user("alice");
   connection stalled(port(), 10s);

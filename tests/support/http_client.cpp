@@ -48,7 +48,10 @@ std::error_code to_std(const boost::system::error_code& ec) {
 }
 
 [[noreturn]] void throw_io(const boost::system::error_code& ec, std::string_view what) {
-  throw std::system_error(to_std(ec), std::string(what) + ": " + ec.message());
+  const std::error_code code = to_std(ec);
+  std::string message(what);
+  if (code.message() != ec.message()) message += " (" + ec.message() + ")";
+  throw std::system_error(code, message);
 }
 
 int poll_ms(milliseconds t) {
@@ -596,7 +599,7 @@ stream_upload_result upload_stream(connection& conn, const stream_upload_options
   };
   auto finish = [&]() -> stream_upload_result {
     out.sha256 = hasher.hex_final();
-    if (out.aborted) return std::move(out);
+    if (out.aborted || out.resp) return std::move(out);
     try {
       response r = conn.read_response();
       while (r.status >= 100 && r.status < 200)
@@ -623,8 +626,20 @@ stream_upload_result upload_stream(connection& conn, const stream_upload_options
   std::vector<char> buf(std::max<std::size_t>(1, o.chunk_size));
   while (out.bytes_sent < o.size) {
     if (conn.readable_now()) {
-      out.early_response = true;
-      return finish();
+      // The server is answering before the body is complete: an interim 100 Continue means
+      // carry on; anything else is final (e.g. 413) and we stop sending.
+      try {
+        response r = conn.read_response();
+        if (r.status >= 200) {
+          out.early_response = true;
+          out.resp = std::move(r);
+          return finish();
+        }
+      } catch (const std::system_error& e) {
+        out.read_error = e.code();
+        out.early_response = true;
+        return finish();
+      }
     }
     const auto len =
         static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), o.size - out.bytes_sent));

@@ -1,6 +1,12 @@
 #pragma once
 // Runs the real `sharebox serve` binary as a child process on 127.0.0.1:0 in a fresh temporary
 // data directory, and the `sharebox user add` CLI against the same directory.
+//
+// Children run in their own process group (kill9() kills the group) with SHAREBOX_* and
+// API_KEY_MAPPINGS removed from the environment, die with the test process (PR_SET_PDEATHSIG;
+// start them from the test's main thread), and inherit none of the test's sockets. The temp
+// directory is removed by the destructor unless SHAREBOX_TEST_KEEP_DATA is set; if the test
+// failed, the server's stdout and stderr are printed.
 #include <sys/types.h>
 
 #include <atomic>

@@ -243,3 +243,45 @@ TEST_F(services, ApiKeyMappingsProvisionUsersAndKeys) {
   EXPECT_THROW(auth_.provision("dev-key:alice"), std::invalid_argument);
   EXPECT_THROW(auth_.provision("nocolon"), std::invalid_argument);
 }
+
+namespace {
+
+// Runs `between` (a concurrent writer) the first time a blob is opened: exactly between a
+// reader's metadata read and its open.
+class racing_blobs final : public domain::blob_store {
+ public:
+  racing_blobs(domain::blob_store& real, std::function<void()> between)
+      : real_(real), between_(std::move(between)) {}
+  std::unique_ptr<domain::blob_writer> begin() override { return real_.begin(); }
+  int open(std::string_view id) const override {
+    if (between_) std::exchange(between_, nullptr)();
+    return real_.open(id);
+  }
+  void remove(std::string_view id) noexcept override { real_.remove(id); }
+
+ private:
+  domain::blob_store& real_;
+  mutable std::function<void()> between_;
+};
+
+}  // namespace
+
+TEST_F(services, ReaderRacingAReplaceGetsTheNewVersion) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("old")).file;
+  racing_blobs racing(
+      blobs_, [&] { files_.replace(alice_, f.id, {}, blob("new"), std::nullopt, std::nullopt); });
+  domain::file_service reader(meta_, racing, {});
+  auto [view, fd] = reader.open_content(alice_, f.id);
+  EXPECT_EQ(view.file.version, 2);
+  char buf[8] = {};
+  EXPECT_EQ(::read(fd, buf, sizeof buf), 3);
+  ::close(fd);
+  EXPECT_EQ(std::string(buf), "new");
+}
+
+TEST_F(services, ReaderRacingADeleteGetsNotFound) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("old")).file;
+  racing_blobs racing(blobs_, [&] { files_.remove(alice_, f.id, {}); });
+  domain::file_service reader(meta_, racing, {});
+  EXPECT_EQ(code_of([&] { reader.open_content(alice_, f.id); }), errc::file_not_found);
+}

@@ -32,6 +32,10 @@ class file_service {
   file_view create(const user& caller, std::string name, std::string content_type,
                    const blob_info& blob);
   file_view get(const user& caller, std::string_view file_id);
+  // The file's current record and an open descriptor of its content (the caller closes it).
+  // A replace or delete may remove the blob between reading the record and opening it; the
+  // record is then read again, so readers see either the old or the new version, never an error.
+  std::pair<file_view, int> open_content(const user& caller, std::string_view file_id);
   file_page list(const user& caller, std::optional<std::int64_t> before_seq, std::size_t limit);
 
   // The cheap checks a replace will make, done before the body is read so that a request that
