@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "sharebox/app/config.hpp"
+#include "sharebox/app/events_command.hpp"
 #include "sharebox/app/server.hpp"
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/errors.hpp"
@@ -71,6 +72,27 @@ void add_serve_options(CLI::App* cmd, config& c) {
   cmd->add_option("--api-key-mappings", c.api_key_mappings,
                   "Provision keys at start: key:user,key2:user2")
       ->envname("API_KEY_MAPPINGS");
+  cmd->add_option("--events", c.events,
+                  "Publish file events to RabbitMQ: on or off (off keeps them in the outbox)")
+      ->envname("SHAREBOX_EVENTS")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--rabbitmq-url", c.rabbitmq_url,
+                  "Broker URL amqp://user:pass@host:port/vhost (default amqp://guest:guest@"
+                  "localhost:5672/)")
+      ->envname("RABBITMQ_URL");
+  cmd->add_option("--rabbitmq-host", c.rabbitmq_host, "Broker host, when no URL is given")
+      ->envname("RABBITMQ_HOST");
+  cmd->add_option("--rabbitmq-queue", c.rabbitmq_queue, "Durable queue bound to file.*")
+      ->envname("RABBITMQ_QUEUE")
+      ->capture_default_str();
+  cmd->add_option("--events-exchange", c.events_exchange, "Durable topic exchange for events")
+      ->envname("SHAREBOX_EVENTS_EXCHANGE")
+      ->capture_default_str();
+  cmd->add_option("--outbox-retention-hours", c.outbox_retention_hours,
+                  "How long published events stay in the outbox before they are pruned")
+      ->envname("SHAREBOX_OUTBOX_RETENTION_HOURS")
+      ->capture_default_str();
   cmd->add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->envname("SHAREBOX_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -119,7 +141,24 @@ int main(int argc, char** argv) {
       ->required();
   add_data_dir(key_revoke, data_dir);
 
+  sharebox::app::events_command_options ev;
+  auto* events = app.add_subcommand(
+      "events", "Consume file events from RabbitMQ and print one line per event");
+  events->add_option("--rabbitmq-url", ev.url, "Broker URL amqp://user:pass@host:port/vhost")
+      ->envname("RABBITMQ_URL");
+  events->add_option("--rabbitmq-host", ev.host, "Broker host, when no URL is given")
+      ->envname("RABBITMQ_HOST");
+  events->add_option("--queue", ev.queue, "Queue to consume")
+      ->envname("RABBITMQ_QUEUE")
+      ->capture_default_str();
+  events->add_option("--exchange", ev.exchange, "Events exchange")->capture_default_str();
+  events->add_option("--bind", ev.bind,
+                     "Consume a private queue bound to this pattern (e.g. 'file.shared') instead");
+  events->add_flag("--json", ev.json, "Print each event's raw JSON body");
+  events->add_option("--count", ev.count, "Exit after this many events");
+
   CLI11_PARSE(app, argc, argv);
+  if (*events) return sharebox::app::run_events_command(ev);
 
   auto logger = spdlog::stderr_color_mt("sharebox");
   spdlog::set_default_logger(logger);

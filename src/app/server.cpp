@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sharebox/api/context.hpp"
+#include "sharebox/events/relay.hpp"
 #include "sharebox/http/beast.hpp"
 #include "sharebox/storage/fs_blob_store.hpp"
 #include "sharebox/storage/sqlite_store.hpp"
@@ -82,10 +83,32 @@ int serve(const config& cfg) {
   if (!cfg.api_key_mappings.empty()) auth.provision(cfg.api_key_mappings);
   domain::file_service files(meta, blobs, {cfg.trust_user_header});
 
+  std::unique_ptr<events::relay> relay;
+  if (cfg.events == "on") {
+    events::broker_config broker{events::broker_url_from(cfg.rabbitmq_url, cfg.rabbitmq_host),
+                                 cfg.events_exchange, cfg.rabbitmq_queue};
+    events::relay_options ro;
+    ro.retention = std::chrono::hours(static_cast<long>(cfg.outbox_retention_hours));
+    relay = std::make_unique<events::relay>(meta, broker, ro);
+    meta.on_events_committed([r = relay.get()] { r->notify(); });
+    relay->start();
+  }
+  auto health_details = [r = relay.get()]() -> nlohmann::json {
+    if (!r) return {{"events", {{"broker", "disabled"}}}};
+    const auto s = r->status();
+    nlohmann::json e{{"broker", s.connected ? "connected" : "disconnected"},
+                     {"outbox_backlog", s.backlog},
+                     {"published", s.published},
+                     {"publish_failures", s.failures}};
+    if (!s.connected && !s.last_error.empty()) e["last_error"] = s.last_error;
+    return {{"events", e}};
+  };
+
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
-  api::services svc{files, auth, blobs, pool,
-                    api::options{cfg.max_file_size, cfg.trust_user_header}};
+  api::services svc{
+      files,         auth, blobs, pool, api::options{cfg.max_file_size, cfg.trust_user_header},
+      health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;

@@ -65,6 +65,7 @@ file_view file_service::create(const user& caller, std::string name, std::string
     meta_.write([&](metadata_txn& tx) {
       tx.insert_file(f);
       f = *tx.find_file(f.id);
+      tx.append_event(make_event(event_type::uploaded, caller.id, f));
     });
   } catch (...) {
     blobs_.remove(blob.id);
@@ -132,6 +133,7 @@ file_view file_service::replace(const user& caller, std::string_view file_id,
       f.version += 1;
       f.updated_at = util::now_ms();
       tx.update_file(f);
+      tx.append_event(make_event(event_type::updated, caller.id, f));
     });
   } catch (...) {
     blobs_.remove(blob.id);
@@ -149,6 +151,7 @@ void file_service::remove(const user& caller, std::string_view file_id, const pr
     if (pre) pre(v.file);
     blob = v.file.blob;
     tx.delete_file(file_id);
+    tx.append_event(make_event(event_type::deleted, caller.id, v.file));
   });
   blobs_.remove(blob);
 }
@@ -159,7 +162,7 @@ std::pair<share, share_outcome> file_service::share_file(const user& caller,
                                                          permission perm) {
   std::pair<share, share_outcome> result;
   meta_.write([&](metadata_txn& tx) {
-    owned(tx, caller, file_id);
+    const auto v = owned(tx, caller, file_id);
     if (target_user == caller.id) {
       throw error(errc::share_with_self, "You cannot share a file with yourself.");
     }
@@ -178,6 +181,10 @@ std::pair<share, share_outcome> file_service::share_file(const user& caller,
             existing ? existing->created_at : util::now_ms()};
     tx.upsert_share(s);
     result = {s, existing ? share_outcome::updated : share_outcome::created};
+    auto e = make_event(event_type::shared, caller.id, v.file);
+    e.target_user_id = s.user_id;
+    e.perm = s.perm;
+    tx.append_event(e);
   });
   return result;
 }
@@ -194,10 +201,15 @@ std::vector<share> file_service::shares(const user& caller, std::string_view fil
 void file_service::unshare(const user& caller, std::string_view file_id,
                            std::string_view target_user) {
   meta_.write([&](metadata_txn& tx) {
-    owned(tx, caller, file_id);
-    if (!tx.delete_share(file_id, target_user)) {
+    const auto v = owned(tx, caller, file_id);
+    const auto existing = tx.find_share(file_id, target_user);
+    if (!existing || !tx.delete_share(file_id, target_user)) {
       throw error(errc::share_not_found, "This file is not shared with that user.");
     }
+    auto e = make_event(event_type::unshared, caller.id, v.file);
+    e.target_user_id = existing->user_id;
+    e.perm = existing->perm;
+    tx.append_event(e);
   });
 }
 

@@ -245,6 +245,30 @@ class txn final : public domain::metadata_txn {
     return q.exec() > 0;
   }
 
+  void append_event(const domain::event& e) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO outbox(id, type, occurred_at, actor, file_id, file_name, "
+                        "file_size, content_type, sha256, version, owner, target_user_id, "
+                        "permission) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    bind_text(q, 1, e.id);
+    bind_text(q, 2, e.type);
+    bind_i64(q, 3, e.occurred_at);
+    bind_text(q, 4, e.actor);
+    bind_text(q, 5, e.file.id);
+    bind_text(q, 6, e.file.name);
+    bind_i64(q, 7, static_cast<std::int64_t>(e.file.size));
+    bind_text(q, 8, e.file.content_type);
+    bind_text(q, 9, e.file.sha256);
+    bind_i64(q, 10, e.file.version);
+    bind_text(q, 11, e.file.owner);
+    if (e.target_user_id) bind_text(q, 12, *e.target_user_id);
+    if (e.perm) bind_text(q, 13, domain::to_string(*e.perm));
+    q.exec();
+    appended_events_ = true;
+  }
+
+  bool appended_events() const noexcept { return appended_events_; }
+
   std::vector<share> shares_of(std::string_view file_id) override {
     SQLite::Statement q(db_,
                         "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
@@ -258,16 +282,39 @@ class txn final : public domain::metadata_txn {
 
  private:
   SQLite::Database& db_;
+  bool appended_events_ = false;
 };
 
-// Runs fn between BEGIN (of the given kind) and COMMIT, rolling back if it throws.
-void in_transaction(SQLite::Database& db, const char* begin,
+domain::outbox_entry read_outbox_entry(SQLite::Statement& q) {
+  domain::outbox_entry o;
+  o.seq = q.getColumn(0).getInt64();
+  auto& e = o.ev;
+  e.id = q.getColumn(1).getString();
+  e.type = q.getColumn(2).getString();
+  e.occurred_at = q.getColumn(3).getInt64();
+  e.actor = q.getColumn(4).getString();
+  e.file.id = q.getColumn(5).getString();
+  e.file.name = q.getColumn(6).getString();
+  e.file.size = static_cast<std::uint64_t>(q.getColumn(7).getInt64());
+  e.file.content_type = q.getColumn(8).getString();
+  e.file.sha256 = q.getColumn(9).getString();
+  e.file.version = q.getColumn(10).getInt64();
+  e.file.owner = q.getColumn(11).getString();
+  if (!q.getColumn(12).isNull()) e.target_user_id = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) e.perm = domain::parse_permission(q.getColumn(13).getString());
+  return o;
+}
+
+// Runs fn between BEGIN (of the given kind) and COMMIT, rolling back if it throws. Returns
+// whether the committed transaction appended events.
+bool in_transaction(SQLite::Database& db, const char* begin,
                     const std::function<void(domain::metadata_txn&)>& fn) {
   db.exec(begin);
   try {
     txn t(db);
     fn(t);
     db.exec("COMMIT");
+    return t.appended_events();
   } catch (...) {
     try {
       db.exec("ROLLBACK");
@@ -328,8 +375,70 @@ void sqlite_store::read(const std::function<void(domain::metadata_txn&)>& fn) {
 }
 
 void sqlite_store::write(const std::function<void(domain::metadata_txn&)>& fn) {
+  bool appended = false;
+  {
+    std::lock_guard lock(write_mutex_);
+    appended = in_transaction(*writer_, "BEGIN IMMEDIATE", fn);
+  }
+  if (appended && on_events_committed_) on_events_committed_();
+}
+
+void sqlite_store::on_events_committed(std::function<void()> hook) {
+  on_events_committed_ = std::move(hook);
+}
+
+std::vector<domain::outbox_entry> sqlite_store::unpublished(std::size_t limit) {
+  std::vector<domain::outbox_entry> out;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
+                        "content_type, sha256, version, owner, target_user_id, permission "
+                        "FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?");
+    bind_i64(q, 1, static_cast<std::int64_t>(limit));
+    while (q.executeStep())
+      out.push_back(read_outbox_entry(q));
+  });
+  return out;
+}
+
+void sqlite_store::mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) {
   std::lock_guard lock(write_mutex_);
-  in_transaction(*writer_, "BEGIN IMMEDIATE", fn);
+  SQLite::Statement q(*writer_,
+                      "UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND "
+                      "published_at IS NULL");
+  bind_i64(q, 1, at);
+  bind_i64(q, 2, first_seq);
+  bind_i64(q, 3, last_seq);
+  q.exec();
+}
+
+std::int64_t sqlite_store::backlog() {
+  std::int64_t n = 0;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    q.executeStep();
+    n = q.getColumn(0).getInt64();
+  });
+  return n;
+}
+
+std::int64_t sqlite_store::prune_published(std::int64_t cutoff) {
+  std::lock_guard lock(write_mutex_);
+  SQLite::Statement q(*writer_,
+                      "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?");
+  bind_i64(q, 1, cutoff);
+  return q.exec();
+}
+
+void sqlite_store::read_only(const std::function<void(SQLite::Database&)>& fn) {
+  auto db = acquire_reader();
+  try {
+    fn(*db);
+  } catch (...) {
+    release_reader(std::move(db));
+    throw;
+  }
+  release_reader(std::move(db));
 }
 
 }  // namespace sharebox::storage

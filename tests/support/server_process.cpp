@@ -1,5 +1,7 @@
 #include "support/server_process.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -239,6 +241,15 @@ void server_process::start() {
   std::vector<std::string> args = {SHAREBOX_BINARY, "serve",      "--listen",
                                    "127.0.0.1:0",   "--data-dir", data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  // A test server publishes events only to a broker its test chose: never to whatever broker
+  // happens to run on the machine's default port.
+  const auto chosen = [&](std::string_view flag) {
+    return std::find(extra_args_.begin(), extra_args_.end(), flag) != extra_args_.end();
+  };
+  if (!chosen("--events") && !chosen("--rabbitmq-url")) {
+    args.emplace_back("--events");
+    args.emplace_back("off");
+  }
   argv_holder argv(std::move(args));
   argv_holder envp(child_environment());
 

@@ -285,3 +285,53 @@ TEST_F(services, ReaderRacingADeleteGetsNotFound) {
   domain::file_service reader(meta_, racing, {});
   EXPECT_EQ(code_of([&] { reader.open_content(alice_, f.id); }), errc::file_not_found);
 }
+
+TEST_F(services, EventsAreWrittenWithTheirChangeOrNotAtAll) {
+  auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  files_.share_file(alice_, f.id, "bob", domain::permission::write);
+  const auto refuse = [](const domain::file_record&) {
+    throw domain::error(errc::etag_mismatch, "stale");
+  };
+  EXPECT_EQ(
+      code_of([&] { files_.replace(alice_, f.id, refuse, blob("b"), std::nullopt, std::nullopt); }),
+      errc::etag_mismatch);
+  files_.replace(bob_, f.id, {}, blob("c"), std::nullopt, std::nullopt);
+  files_.unshare(alice_, f.id, "bob");
+  files_.remove(alice_, f.id, {});
+
+  const auto pending = meta_.unpublished(100);
+  std::vector<std::string> types;
+  for (const auto& e : pending)
+    types.push_back(e.ev.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"file.uploaded", "file.shared", "file.updated",
+                                             "file.unshared", "file.deleted"}));
+  for (std::size_t i = 1; i < pending.size(); ++i)
+    EXPECT_GT(pending[i].seq, pending[i - 1].seq);
+  EXPECT_EQ(pending[1].ev.target_user_id, "bob");
+  EXPECT_EQ(pending[1].ev.perm, domain::permission::write);
+  EXPECT_EQ(pending[2].ev.actor, "bob");
+  EXPECT_EQ(pending[2].ev.file.version, 2);
+  EXPECT_EQ(meta_.backlog(), 5);
+
+  meta_.mark_published(pending[0].seq, pending[2].seq, 1000);
+  EXPECT_EQ(meta_.backlog(), 2);
+  EXPECT_EQ(meta_.unpublished(100).front().ev.type, "file.unshared");
+  EXPECT_EQ(meta_.prune_published(999), 0);  // published at 1000: not older than the cutoff
+  EXPECT_EQ(meta_.prune_published(1001), 3);
+  EXPECT_EQ(meta_.backlog(), 2);  // unpublished events are never pruned
+}
+
+TEST_F(services, CommitHookFiresOnlyForCommitsWithEvents) {
+  int fired = 0;
+  meta_.on_events_committed([&] { ++fired; });
+  files_.create(alice_, "a.txt", "text/plain", blob("a"));
+  EXPECT_EQ(fired, 1);
+  auth_.add_key("alice", "no events here");
+  EXPECT_EQ(fired, 1);
+  const auto refuse = [](const domain::file_record&) {
+    throw domain::error(errc::etag_mismatch, "stale");
+  };
+  const auto id = files_.list(alice_, std::nullopt, 1).items.front().file.id;
+  EXPECT_THROW(files_.remove(alice_, id, refuse), domain::error);
+  EXPECT_EQ(fired, 1);  // rolled back
+}

@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/file_service.hpp"
 #include "sharebox/http/exchange.hpp"
@@ -23,6 +25,8 @@ struct services {
   domain::blob_store& blobs;
   asio::thread_pool& pool;
   options opts;
+  // Extra members of GET /health (e.g. broker state); must not block.
+  std::function<nlohmann::json()> health_details;
 };
 
 struct request_context {

@@ -21,6 +21,14 @@ struct config {
   bool trust_user_header = false;
   std::string api_key_mappings;
   std::string log_level = "info";
+
+  // Events (RabbitMQ). Kept in the outbox until a broker is reachable.
+  std::string events = "on";  // "on" or "off"
+  std::string rabbitmq_url;   // RABBITMQ_URL, amqp://user:pass@host:port/vhost
+  std::string rabbitmq_host;  // RABBITMQ_HOST (the seed's), used when no URL is given
+  std::string rabbitmq_queue = "file_alerts";
+  std::string events_exchange = "sharebox.events";
+  double outbox_retention_hours = 24 * 7;
 };
 
 }  // namespace sharebox::app

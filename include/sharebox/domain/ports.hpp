@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sharebox/domain/event.hpp"
 #include "sharebox/domain/model.hpp"
 
 namespace sharebox::domain {
@@ -43,6 +44,9 @@ class metadata_txn {
   virtual void upsert_share(const share& s) = 0;
   virtual bool delete_share(std::string_view file_id, std::string_view user_id) = 0;
   virtual std::vector<share> shares_of(std::string_view file_id) = 0;
+
+  // Records an event in the outbox; it is published only if this transaction commits.
+  virtual void append_event(const event& e) = 0;
 };
 
 class metadata_store {
@@ -53,6 +57,18 @@ class metadata_store {
   // One serialised write transaction: committed (durably) when fn returns, rolled back if it
   // throws.
   virtual void write(const std::function<void(metadata_txn&)>& fn) = 0;
+};
+
+// The relay's view of the outbox.
+class event_outbox {
+ public:
+  virtual ~event_outbox() = default;
+  // Unpublished events in commit order.
+  virtual std::vector<outbox_entry> unpublished(std::size_t limit) = 0;
+  virtual void mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) = 0;
+  virtual std::int64_t backlog() = 0;
+  // Deletes events published before `cutoff`; returns how many.
+  virtual std::int64_t prune_published(std::int64_t cutoff) = 0;
 };
 
 struct blob_info {

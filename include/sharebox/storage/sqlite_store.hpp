@@ -14,7 +14,7 @@ class Database;
 
 namespace sharebox::storage {
 
-class sqlite_store final : public domain::metadata_store {
+class sqlite_store final : public domain::metadata_store, public domain::event_outbox {
  public:
   // Opens (creating if needed) and migrates the database.
   explicit sqlite_store(const std::filesystem::path& db_path);
@@ -25,10 +25,20 @@ class sqlite_store final : public domain::metadata_store {
 
   int migrations_applied() const noexcept { return migrations_applied_; }
 
+  // Called after every commit that appended events (the relay wakes up at once instead of
+  // polling). Set before serving; called on the committing thread.
+  void on_events_committed(std::function<void()> hook);
+
+  std::vector<domain::outbox_entry> unpublished(std::size_t limit) override;
+  void mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) override;
+  std::int64_t backlog() override;
+  std::int64_t prune_published(std::int64_t cutoff) override;
+
  private:
   std::unique_ptr<SQLite::Database> open_connection() const;
   std::unique_ptr<SQLite::Database> acquire_reader();
   void release_reader(std::unique_ptr<SQLite::Database> db);
+  void read_only(const std::function<void(SQLite::Database&)>& fn);
 
   std::filesystem::path path_;
   std::mutex write_mutex_;
@@ -36,6 +46,7 @@ class sqlite_store final : public domain::metadata_store {
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SQLite::Database>> readers_;
   int migrations_applied_ = 0;
+  std::function<void()> on_events_committed_;
 };
 
 }  // namespace sharebox::storage
