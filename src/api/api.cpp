@@ -26,6 +26,11 @@ http::router<route_entry> build_routes() {
   r.add(verb::put, "/files/{id}", {put_file});
   r.add(verb::delete_, "/files/{id}", {delete_file});
   r.add(verb::get, "/files/{id}/meta", {get_file_meta});
+  r.add(verb::get, "/notifications", {list_notifications});
+  r.add(verb::get, "/notifications/unread-count", {unread_notifications});
+  r.add(verb::patch, "/notifications/read-all", {read_all_notifications});
+  r.add(verb::patch, "/notifications/{id}/read", {read_notification});
+  r.add(verb::delete_, "/notifications/{id}", {delete_notification});
   r.add(verb::post, "/shares/{id}", {post_share});
   r.add(verb::get, "/shares/{id}", {list_shares});
   r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});

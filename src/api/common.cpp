@@ -1,4 +1,5 @@
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/domain/errors.hpp"
 #include "sharebox/http/problem.hpp"
 #include "sharebox/util/time.hpp"
 
@@ -41,6 +42,19 @@ http::string_response json_response(bhttp::status status, const nlohmann::json& 
   res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   res.body() += '\n';
   return res;
+}
+
+std::size_t limit_param(const http::params& query, std::size_t default_value) {
+  constexpr std::size_t max_limit = 1000;
+  const auto it = query.find("limit");
+  if (it == query.end()) return default_value;
+  const auto& s = it->second;
+  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(s) < 1 || std::stoul(s) > max_limit) {
+    throw domain::error(domain::errc::invalid_parameter,
+                        "limit must be an integer from 1 to " + std::to_string(max_limit) + ".");
+  }
+  return std::stoul(s);
 }
 
 awaitable<nlohmann::json> read_json_body(request_context& ctx) {

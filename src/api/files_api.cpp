@@ -13,7 +13,6 @@ namespace sharebox::api {
 namespace {
 
 constexpr std::size_t default_page = 100;
-constexpr std::size_t max_page = 1000;
 constexpr const char* default_content_type = "application/octet-stream";
 
 struct unique_fd {
@@ -28,18 +27,6 @@ struct unique_fd {
 
 [[noreturn]] void invalid_parameter(std::string detail) {
   throw domain::error(domain::errc::invalid_parameter, std::move(detail));
-}
-
-std::size_t page_limit(const http::params& q) {
-  const auto it = q.find("limit");
-  if (it == q.end()) return default_page;
-  std::size_t value = 0;
-  const auto& s = it->second;
-  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos ||
-      (value = std::stoul(s)) < 1 || value > max_page) {
-    invalid_parameter("limit must be an integer from 1 to " + std::to_string(max_page) + ".");
-  }
-  return value;
 }
 
 // Cursors are opaque to clients: base64url of "s<seq>".
@@ -118,7 +105,7 @@ awaitable<void> post_file(request_context& ctx) {
 }
 
 awaitable<void> list_files(request_context& ctx) {
-  const std::size_t limit = page_limit(ctx.query);
+  const std::size_t limit = limit_param(ctx.query, default_page);
   const auto cursor = page_cursor(ctx.query);
   auto page = co_await http::offload(ctx.svc.pool,
                                      [&] { return ctx.svc.files.list(ctx.user, cursor, limit); });

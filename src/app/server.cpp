@@ -106,9 +106,10 @@ int serve(const config& cfg) {
 
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
-  api::services svc{
-      files,         auth, blobs, pool, api::options{cfg.max_file_size, cfg.trust_user_header},
-      health_details};
+  domain::notification_service notifications(meta);
+  api::services svc{files,         auth, notifications,
+                    blobs,         pool, api::options{cfg.max_file_size, cfg.trust_user_header},
+                    health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;

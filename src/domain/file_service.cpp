@@ -133,7 +133,12 @@ file_view file_service::replace(const user& caller, std::string_view file_id,
       f.version += 1;
       f.updated_at = util::now_ms();
       tx.update_file(f);
-      tx.append_event(make_event(event_type::updated, caller.id, f));
+      const auto e = make_event(event_type::updated, caller.id, f);
+      tx.append_event(e);
+      // Everyone the file is shared with hears of the new version, except whoever made it.
+      for (const auto& s : tx.shares_of(file_id)) {
+        if (s.user_id != caller.id) tx.insert_notification(notification_for(e, s.user_id));
+      }
     });
   } catch (...) {
     blobs_.remove(blob.id);
@@ -185,6 +190,7 @@ std::pair<share, share_outcome> file_service::share_file(const user& caller,
     e.target_user_id = s.user_id;
     e.perm = s.perm;
     tx.append_event(e);
+    tx.insert_notification(notification_for(e, s.user_id));
   });
   return result;
 }
@@ -210,6 +216,7 @@ void file_service::unshare(const user& caller, std::string_view file_id,
     e.target_user_id = existing->user_id;
     e.perm = existing->perm;
     tx.append_event(e);
+    tx.insert_notification(notification_for(e, existing->user_id));
   });
 }
 

@@ -18,6 +18,7 @@ constexpr mapping table[] = {
     {domain::errc::file_not_found, bhttp::status::not_found, "file_not_found"},
     {domain::errc::user_not_found, bhttp::status::not_found, "user_not_found"},
     {domain::errc::share_not_found, bhttp::status::not_found, "share_not_found"},
+    {domain::errc::notification_not_found, bhttp::status::not_found, "notification_not_found"},
     {domain::errc::not_owner, bhttp::status::forbidden, "not_owner"},
     {domain::errc::read_only_share, bhttp::status::forbidden, "read_only_share"},
     {domain::errc::etag_mismatch, bhttp::status::precondition_failed, "etag_mismatch"},

@@ -69,6 +69,25 @@ void bind_i64(SQLite::Statement& q, int i, std::int64_t v) {
   q.bind(i, static_cast<int64_t>(v));
 }
 
+constexpr const char* notification_columns =
+    "seq, id, user_id, type, title, file_id, file_name, actor, event_id, created_at, read_at";
+
+domain::notification read_notification(SQLite::Statement& q) {
+  domain::notification n;
+  n.seq = q.getColumn(0).getInt64();
+  n.id = q.getColumn(1).getString();
+  n.user_id = q.getColumn(2).getString();
+  n.type = q.getColumn(3).getString();
+  n.title = q.getColumn(4).getString();
+  n.file_id = q.getColumn(5).getString();
+  n.file_name = q.getColumn(6).getString();
+  n.actor = q.getColumn(7).getString();
+  n.event_id = q.getColumn(8).getString();
+  n.created_at = q.getColumn(9).getInt64();
+  if (!q.getColumn(10).isNull()) n.read_at = q.getColumn(10).getInt64();
+  return n;
+}
+
 class txn final : public domain::metadata_txn {
  public:
   explicit txn(SQLite::Database& db) : db_(db) {}
@@ -268,6 +287,79 @@ class txn final : public domain::metadata_txn {
   }
 
   bool appended_events() const noexcept { return appended_events_; }
+
+  void insert_notification(const domain::notification& n) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO notifications(id, user_id, type, title, file_id, file_name, "
+                        "actor, event_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+    bind_text(q, 1, n.id);
+    bind_text(q, 2, n.user_id);
+    bind_text(q, 3, n.type);
+    bind_text(q, 4, n.title);
+    bind_text(q, 5, n.file_id);
+    bind_text(q, 6, n.file_name);
+    bind_text(q, 7, n.actor);
+    bind_text(q, 8, n.event_id);
+    bind_i64(q, 9, n.created_at);
+    q.exec();
+  }
+
+  std::vector<domain::notification> notifications_of(std::string_view user_id, bool unread_only,
+                                                     std::size_t limit) override {
+    SQLite::Statement q(db_, std::string("SELECT ") + notification_columns +
+                                 " FROM notifications WHERE user_id = ? " +
+                                 (unread_only ? "AND read_at IS NULL " : "") +
+                                 "ORDER BY seq DESC LIMIT ?");
+    bind_text(q, 1, user_id);
+    bind_i64(q, 2, static_cast<std::int64_t>(limit));
+    std::vector<domain::notification> out;
+    while (q.executeStep())
+      out.push_back(read_notification(q));
+    return out;
+  }
+
+  std::int64_t unread_count(std::string_view user_id) override {
+    SQLite::Statement q(db_,
+                        "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL");
+    bind_text(q, 1, user_id);
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+
+  std::optional<domain::notification> find_notification(std::string_view user_id,
+                                                        std::string_view id) override {
+    SQLite::Statement q(db_, std::string("SELECT ") + notification_columns +
+                                 " FROM notifications WHERE user_id = ? AND id = ?");
+    bind_text(q, 1, user_id);
+    bind_text(q, 2, id);
+    if (!q.executeStep()) return std::nullopt;
+    return read_notification(q);
+  }
+
+  void mark_read(std::string_view user_id, std::string_view id, std::int64_t at) override {
+    SQLite::Statement q(db_,
+                        "UPDATE notifications SET read_at = ? WHERE user_id = ? AND id = ? AND "
+                        "read_at IS NULL");
+    bind_i64(q, 1, at);
+    bind_text(q, 2, user_id);
+    bind_text(q, 3, id);
+    q.exec();
+  }
+
+  std::int64_t mark_all_read(std::string_view user_id, std::int64_t at) override {
+    SQLite::Statement q(
+        db_, "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL");
+    bind_i64(q, 1, at);
+    bind_text(q, 2, user_id);
+    return q.exec();
+  }
+
+  void delete_notification(std::string_view user_id, std::string_view id) override {
+    SQLite::Statement q(db_, "DELETE FROM notifications WHERE user_id = ? AND id = ?");
+    bind_text(q, 1, user_id);
+    bind_text(q, 2, id);
+    q.exec();
+  }
 
   std::vector<share> shares_of(std::string_view file_id) override {
     SQLite::Statement q(db_,

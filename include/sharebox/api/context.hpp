@@ -6,6 +6,7 @@
 
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/file_service.hpp"
+#include "sharebox/domain/notification_service.hpp"
 #include "sharebox/http/exchange.hpp"
 #include "sharebox/http/router.hpp"
 
@@ -22,6 +23,7 @@ struct options {
 struct services {
   domain::file_service& files;
   domain::auth_service& auth;
+  domain::notification_service& notifications;
   domain::blob_store& blobs;
   asio::thread_pool& pool;
   options opts;

@@ -19,6 +19,12 @@ awaitable<void> get_file_meta(request_context& ctx);
 awaitable<void> put_file(request_context& ctx);
 awaitable<void> delete_file(request_context& ctx);
 
+awaitable<void> list_notifications(request_context& ctx);
+awaitable<void> unread_notifications(request_context& ctx);
+awaitable<void> read_notification(request_context& ctx);
+awaitable<void> read_all_notifications(request_context& ctx);
+awaitable<void> delete_notification(request_context& ctx);
+
 awaitable<void> post_share(request_context& ctx);
 awaitable<void> list_shares(request_context& ctx);
 awaitable<void> delete_share(request_context& ctx);
@@ -35,6 +41,9 @@ struct received_upload {
   std::optional<std::string> content_type;  // from the part or the request
 };
 awaitable<received_upload> receive_upload(request_context& ctx);
+
+// ?limit= as an integer from 1 to 1000; 400 invalid_parameter otherwise.
+std::size_t limit_param(const http::params& query, std::size_t default_value);
 
 // A small JSON request body (limits from options): 413 if too large, 400 invalid_json if bad.
 awaitable<nlohmann::json> read_json_body(request_context& ctx);

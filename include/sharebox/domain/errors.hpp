@@ -13,6 +13,7 @@ enum class errc {
   file_not_found,
   user_not_found,
   share_not_found,
+  notification_not_found,
   not_owner,
   read_only_share,
   etag_mismatch,

@@ -12,6 +12,7 @@
 
 #include "sharebox/domain/event.hpp"
 #include "sharebox/domain/model.hpp"
+#include "sharebox/domain/notification.hpp"
 
 namespace sharebox::domain {
 
@@ -47,6 +48,18 @@ class metadata_txn {
 
   // Records an event in the outbox; it is published only if this transaction commits.
   virtual void append_event(const event& e) = 0;
+
+  virtual void insert_notification(const notification& n) = 0;
+  // The user's notifications, newest first.
+  virtual std::vector<notification> notifications_of(std::string_view user_id, bool unread_only,
+                                                     std::size_t limit) = 0;
+  virtual std::int64_t unread_count(std::string_view user_id) = 0;
+  // The user's notification, or nullopt if there is none with that id *for this user*.
+  virtual std::optional<notification> find_notification(std::string_view user_id,
+                                                        std::string_view id) = 0;
+  virtual void mark_read(std::string_view user_id, std::string_view id, std::int64_t at) = 0;
+  virtual std::int64_t mark_all_read(std::string_view user_id, std::int64_t at) = 0;
+  virtual void delete_notification(std::string_view user_id, std::string_view id) = 0;
 };
 
 class metadata_store {
