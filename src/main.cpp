@@ -69,6 +69,11 @@ void add_serve_options(CLI::App* cmd, config& c) {
   cmd->add_flag("--trust-user-header", c.trust_user_header,
                 "Accept X-User-Id as the caller's identity (only behind an authenticating proxy)")
       ->envname("SHAREBOX_TRUST_USER_HEADER");
+  cmd->add_option("--ws-ticket-ttl", c.ws_ticket_ttl_s,
+                  "Seconds a single-use ticket from POST /auth/ws-ticket stays valid")
+      ->envname("SHAREBOX_WS_TICKET_TTL")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--api-key-mappings", c.api_key_mappings,
                   "Provision keys at start: key:user,key2:user2")
       ->envname("API_KEY_MAPPINGS");

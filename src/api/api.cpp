@@ -12,31 +12,6 @@ namespace {
 
 using verb = bhttp::verb;
 
-struct route_entry {
-  handler fn;
-  bool public_route = false;
-};
-
-http::router<route_entry> build_routes() {
-  http::router<route_entry> r;
-  r.add(verb::get, "/health", {get_health, true});
-  r.add(verb::post, "/files", {post_file});
-  r.add(verb::get, "/files", {list_files});
-  r.add(verb::get, "/files/{id}", {get_file});
-  r.add(verb::put, "/files/{id}", {put_file});
-  r.add(verb::delete_, "/files/{id}", {delete_file});
-  r.add(verb::get, "/files/{id}/meta", {get_file_meta});
-  r.add(verb::get, "/notifications", {list_notifications});
-  r.add(verb::get, "/notifications/unread-count", {unread_notifications});
-  r.add(verb::patch, "/notifications/read-all", {read_all_notifications});
-  r.add(verb::patch, "/notifications/{id}/read", {read_notification});
-  r.add(verb::delete_, "/notifications/{id}", {delete_notification});
-  r.add(verb::post, "/shares/{id}", {post_share});
-  r.add(verb::get, "/shares/{id}", {list_shares});
-  r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});
-  return r;
-}
-
 std::optional<std::string_view> presented_key(const http::request_header& req) {
   const auto auth = req[bhttp::field::authorization];
   if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) {
@@ -53,6 +28,8 @@ std::optional<std::string_view> presented_key(const http::request_header& req) {
   throw domain::error(domain::errc::unauthenticated, std::move(detail));
 }
 
+}  // namespace
+
 awaitable<domain::user> authenticate(request_context& ctx) {
   const auto& req = ctx.io.request();
   if (const auto key = presented_key(req)) {
@@ -68,6 +45,36 @@ awaitable<domain::user> authenticate(request_context& ctx) {
     }
   }
   unauthenticated("Send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.");
+}
+
+namespace {
+
+struct route_entry {
+  handler fn;
+  bool public_route = false;
+};
+
+http::router<route_entry> build_routes() {
+  http::router<route_entry> r;
+  r.add(verb::get, "/health", {get_health, true});
+  r.add(verb::post, "/files", {post_file});
+  r.add(verb::get, "/files", {list_files});
+  r.add(verb::get, "/files/{id}", {get_file});
+  r.add(verb::put, "/files/{id}", {put_file});
+  r.add(verb::delete_, "/files/{id}", {delete_file});
+  r.add(verb::get, "/files/{id}/meta", {get_file_meta});
+  r.add(verb::post, "/auth/ws-ticket", {post_ws_ticket});
+  r.add(verb::get, "/ws/events", {ws_events, true});  // authenticates itself: ticket or key
+  r.add(verb::get, "/events", {sse_events, true});
+  r.add(verb::get, "/notifications", {list_notifications});
+  r.add(verb::get, "/notifications/unread-count", {unread_notifications});
+  r.add(verb::patch, "/notifications/read-all", {read_all_notifications});
+  r.add(verb::patch, "/notifications/{id}/read", {read_notification});
+  r.add(verb::delete_, "/notifications/{id}", {delete_notification});
+  r.add(verb::post, "/shares/{id}", {post_share});
+  r.add(verb::get, "/shares/{id}", {list_shares});
+  r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});
+  return r;
 }
 
 std::string allow_header(const std::vector<verb>& methods) {

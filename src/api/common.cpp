@@ -36,6 +36,22 @@ nlohmann::json to_json(const domain::share& s) {
   };
 }
 
+nlohmann::json to_json(const domain::notification& n) {
+  nlohmann::json j{
+      {"id", n.id},
+      {"type", n.type},
+      {"title", n.title},
+      {"file_id", n.file_id},
+      {"file_name", n.file_name},
+      {"actor", n.actor},
+      {"event_id", n.event_id},
+      {"created_at", util::format_rfc3339(n.created_at)},
+      {"read", n.read_at.has_value()},
+  };
+  if (n.read_at) j["read_at"] = util::format_rfc3339(*n.read_at);
+  return j;
+}
+
 http::string_response json_response(bhttp::status status, const nlohmann::json& body) {
   http::string_response res{status, 11};
   res.set(bhttp::field::content_type, "application/json");

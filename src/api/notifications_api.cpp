@@ -9,22 +9,6 @@ namespace {
 
 constexpr std::size_t default_limit = 50;
 
-nlohmann::json to_json(const domain::notification& n) {
-  nlohmann::json j{
-      {"id", n.id},
-      {"type", n.type},
-      {"title", n.title},
-      {"file_id", n.file_id},
-      {"file_name", n.file_name},
-      {"actor", n.actor},
-      {"event_id", n.event_id},
-      {"created_at", util::format_rfc3339(n.created_at)},
-      {"read", n.read_at.has_value()},
-  };
-  if (n.read_at) j["read_at"] = util::format_rfc3339(*n.read_at);
-  return j;
-}
-
 bool unread_only_param(const http::params& query) {
   const auto it = query.find("unread_only");
   if (it == query.end()) return false;

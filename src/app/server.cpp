@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "sharebox/api/context.hpp"
+#include "sharebox/api/live_hub.hpp"
+#include "sharebox/app/live_feed.hpp"
 #include "sharebox/events/relay.hpp"
 #include "sharebox/http/beast.hpp"
 #include "sharebox/storage/fs_blob_store.hpp"
@@ -90,9 +92,17 @@ int serve(const config& cfg) {
     events::relay_options ro;
     ro.retention = std::chrono::hours(static_cast<long>(cfg.outbox_retention_hours));
     relay = std::make_unique<events::relay>(meta, broker, ro);
-    meta.on_events_committed([r = relay.get()] { r->notify(); });
     relay->start();
   }
+  api::live_hub hub;
+  api::ticket_store tickets(std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::duration<double>(cfg.ws_ticket_ttl_s)));
+  live_feed feed(meta, hub);
+  feed.start();
+  meta.on_events_committed([r = relay.get(), &feed] {
+    if (r) r->notify();
+    feed.notify();
+  });
   auto health_details = [r = relay.get()]() -> nlohmann::json {
     if (!r) return {{"events", {{"broker", "disabled"}}}};
     const auto s = r->status();
@@ -107,9 +117,14 @@ int serve(const config& cfg) {
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
   domain::notification_service notifications(meta);
-  api::services svc{files,         auth, notifications,
-                    blobs,         pool, api::options{cfg.max_file_size, cfg.trust_user_header},
-                    health_details};
+  auto details = [&hub, health_details]() {
+    auto j = health_details();
+    j["live_subscribers"] = hub.subscribers();
+    return j;
+  };
+  api::services svc{files, auth,    notifications,
+                    blobs, pool,    api::options{cfg.max_file_size, cfg.trust_user_header},
+                    hub,   tickets, details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;

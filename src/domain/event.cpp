@@ -6,8 +6,13 @@
 namespace sharebox::domain {
 
 event make_event(std::string_view type, const std::string& actor, const file_record& file) {
-  return event{util::new_id(), std::string(type), util::now_ms(), actor,
-               file,           std::nullopt,      std::nullopt};
+  event e;
+  e.id = util::new_id();
+  e.type = std::string(type);
+  e.occurred_at = util::now_ms();
+  e.actor = actor;
+  e.file = file;
+  return e;
 }
 
 }  // namespace sharebox::domain

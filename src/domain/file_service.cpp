@@ -33,6 +33,14 @@ file_view writable(metadata_txn& tx, const user& caller, std::string_view file_i
   return v;
 }
 
+// The owner and everyone the file is shared with, as of this transaction.
+std::vector<std::string> audience_of(metadata_txn& tx, const file_record& f) {
+  std::vector<std::string> users{f.owner};
+  for (const auto& s : tx.shares_of(f.id))
+    users.push_back(s.user_id);
+  return users;
+}
+
 file_view owned(metadata_txn& tx, const user& caller, std::string_view file_id) {
   auto v = visible(tx, caller, file_id);
   if (!v.is_owner()) throw error(errc::not_owner, "Only the owner of a file may do this.");
@@ -65,7 +73,9 @@ file_view file_service::create(const user& caller, std::string name, std::string
     meta_.write([&](metadata_txn& tx) {
       tx.insert_file(f);
       f = *tx.find_file(f.id);
-      tx.append_event(make_event(event_type::uploaded, caller.id, f));
+      auto e = make_event(event_type::uploaded, caller.id, f);
+      e.audience = {f.owner};
+      tx.append_event(e);
     });
   } catch (...) {
     blobs_.remove(blob.id);
@@ -133,7 +143,8 @@ file_view file_service::replace(const user& caller, std::string_view file_id,
       f.version += 1;
       f.updated_at = util::now_ms();
       tx.update_file(f);
-      const auto e = make_event(event_type::updated, caller.id, f);
+      auto e = make_event(event_type::updated, caller.id, f);
+      e.audience = audience_of(tx, f);
       tx.append_event(e);
       // Everyone the file is shared with hears of the new version, except whoever made it.
       for (const auto& s : tx.shares_of(file_id)) {
@@ -155,8 +166,10 @@ void file_service::remove(const user& caller, std::string_view file_id, const pr
     auto v = owned(tx, caller, file_id);
     if (pre) pre(v.file);
     blob = v.file.blob;
+    auto e = make_event(event_type::deleted, caller.id, v.file);
+    e.audience = audience_of(tx, v.file);  // before the delete cascades to the shares
     tx.delete_file(file_id);
-    tx.append_event(make_event(event_type::deleted, caller.id, v.file));
+    tx.append_event(e);
   });
   blobs_.remove(blob);
 }
@@ -189,6 +202,7 @@ std::pair<share, share_outcome> file_service::share_file(const user& caller,
     auto e = make_event(event_type::shared, caller.id, v.file);
     e.target_user_id = s.user_id;
     e.perm = s.perm;
+    e.audience = audience_of(tx, v.file);  // includes the new share's target
     tx.append_event(e);
     tx.insert_notification(notification_for(e, s.user_id));
   });
@@ -215,6 +229,8 @@ void file_service::unshare(const user& caller, std::string_view file_id,
     auto e = make_event(event_type::unshared, caller.id, v.file);
     e.target_user_id = existing->user_id;
     e.perm = existing->perm;
+    e.audience = audience_of(tx, v.file);
+    e.audience.push_back(existing->user_id);  // no longer a sharee, but told of the revocation
     tx.append_event(e);
     tx.insert_notification(notification_for(e, existing->user_id));
   });

@@ -268,7 +268,7 @@ class txn final : public domain::metadata_txn {
     SQLite::Statement q(db_,
                         "INSERT INTO outbox(id, type, occurred_at, actor, file_id, file_name, "
                         "file_size, content_type, sha256, version, owner, target_user_id, "
-                        "permission) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        "permission, audience) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_text(q, 1, e.id);
     bind_text(q, 2, e.type);
     bind_i64(q, 3, e.occurred_at);
@@ -282,6 +282,10 @@ class txn final : public domain::metadata_txn {
     bind_text(q, 11, e.file.owner);
     if (e.target_user_id) bind_text(q, 12, *e.target_user_id);
     if (e.perm) bind_text(q, 13, domain::to_string(*e.perm));
+    std::string audience;
+    for (const auto& u : e.audience)
+      audience += (audience.empty() ? "" : " ") + u;
+    bind_text(q, 14, audience);
     q.exec();
     appended_events_ = true;
   }
@@ -394,6 +398,12 @@ domain::outbox_entry read_outbox_entry(SQLite::Statement& q) {
   e.file.owner = q.getColumn(11).getString();
   if (!q.getColumn(12).isNull()) e.target_user_id = q.getColumn(12).getString();
   if (!q.getColumn(13).isNull()) e.perm = domain::parse_permission(q.getColumn(13).getString());
+  std::string_view audience = q.getColumn(14).getText();
+  while (!audience.empty()) {
+    const auto space = audience.find(' ');
+    e.audience.emplace_back(audience.substr(0, space));
+    audience = space == std::string_view::npos ? std::string_view{} : audience.substr(space + 1);
+  }
   return o;
 }
 
@@ -484,8 +494,8 @@ std::vector<domain::outbox_entry> sqlite_store::unpublished(std::size_t limit) {
   read_only([&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
-                        "content_type, sha256, version, owner, target_user_id, permission "
-                        "FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?");
+                        "content_type, sha256, version, owner, target_user_id, permission, "
+                        "audience FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?");
     bind_i64(q, 1, static_cast<std::int64_t>(limit));
     while (q.executeStep())
       out.push_back(read_outbox_entry(q));
@@ -502,6 +512,47 @@ void sqlite_store::mark_published(std::int64_t first_seq, std::int64_t last_seq,
   bind_i64(q, 2, first_seq);
   bind_i64(q, 3, last_seq);
   q.exec();
+}
+
+std::vector<domain::outbox_entry> sqlite_store::events_after(std::int64_t seq, std::size_t limit) {
+  std::vector<domain::outbox_entry> out;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
+                        "content_type, sha256, version, owner, target_user_id, permission, "
+                        "audience FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
+    bind_i64(q, 1, seq);
+    bind_i64(q, 2, static_cast<std::int64_t>(limit));
+    while (q.executeStep())
+      out.push_back(read_outbox_entry(q));
+  });
+  return out;
+}
+
+std::vector<domain::notification> sqlite_store::notifications_after(std::int64_t seq,
+                                                                    std::size_t limit) {
+  std::vector<domain::notification> out;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db, std::string("SELECT ") + notification_columns +
+                                " FROM notifications WHERE seq > ? ORDER BY seq LIMIT ?");
+    bind_i64(q, 1, seq);
+    bind_i64(q, 2, static_cast<std::int64_t>(limit));
+    while (q.executeStep())
+      out.push_back(read_notification(q));
+  });
+  return out;
+}
+
+std::pair<std::int64_t, std::int64_t> sqlite_store::latest_seqs() {
+  std::pair<std::int64_t, std::int64_t> out;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox), "
+                        "(SELECT COALESCE(MAX(seq), 0) FROM notifications)");
+    q.executeStep();
+    out = {q.getColumn(0).getInt64(), q.getColumn(1).getInt64()};
+  });
+  return out;
 }
 
 std::int64_t sqlite_store::backlog() {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <limits>
 #include <sstream>
 
@@ -18,6 +19,91 @@ namespace sharebox::transport {
 namespace {
 
 using clock = std::chrono::steady_clock;
+namespace websocket = beast::websocket;
+constexpr std::size_t max_stream_queue = 1024;  // messages; a client this far behind is dropped
+
+// Queued, ordered writes of messages posted from any thread onto one strand.
+template <typename Derived>
+class queued_sink : public http::message_sink,
+                    public std::enable_shared_from_this<queued_sink<Derived>> {
+ public:
+  explicit queued_sink(asio::any_io_executor strand) : strand_(std::move(strand)) {}
+
+  void send(std::string kind, std::shared_ptr<const std::string> text) override {
+    asio::post(strand_, [self = this->shared_from_this(), kind = std::move(kind), text] {
+      self->enqueue(static_cast<Derived&>(*self).frame(kind, text));
+    });
+  }
+  void enqueue(std::shared_ptr<const std::string> framed) {
+    if (closed_) return;
+    if (queue_.size() >= max_stream_queue) {
+      close();
+      return;
+    }
+    queue_.push_back(std::move(framed));
+    if (queue_.size() == 1) write_next();
+  }
+  void close() {
+    closed_ = true;
+    static_cast<Derived&>(*this).abort();
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  void write_next() {
+    static_cast<Derived&>(*this).write(
+        *queue_.front(), [self = this->shared_from_this()](error_code ec, std::size_t) {
+          if (ec) {
+            self->closed_ = true;
+            self->queue_.clear();
+            return;
+          }
+          self->queue_.pop_front();
+          if (!self->queue_.empty() && !self->closed_) self->write_next();
+        });
+  }
+
+  asio::any_io_executor strand_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  bool closed_ = false;
+};
+
+class ws_sink final : public queued_sink<ws_sink> {
+ public:
+  explicit ws_sink(beast::tcp_stream&& s) : queued_sink(s.get_executor()), ws_(std::move(s)) {}
+  // One shared buffer for every connection a message fans out to.
+  std::shared_ptr<const std::string> frame(const std::string&,
+                                           std::shared_ptr<const std::string> text) {
+    return text;
+  }
+  template <typename Handler>
+  void write(const std::string& msg, Handler&& h) {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(msg), std::forward<Handler>(h));
+  }
+  void abort() { beast::get_lowest_layer(ws_).close(); }
+  websocket::stream<beast::tcp_stream> ws_;
+};
+
+class sse_sink final : public queued_sink<sse_sink> {
+ public:
+  sse_sink(beast::tcp_stream& s, std::chrono::milliseconds write_timeout)
+      : queued_sink(s.get_executor()), stream_(s), write_timeout_(write_timeout) {}
+  std::shared_ptr<const std::string> frame(const std::string& kind,
+                                           const std::shared_ptr<const std::string>& text) {
+    return std::make_shared<const std::string>("event: " + kind + "\ndata: " + *text + "\n\n");
+  }
+  template <typename Handler>
+  void write(const std::string& msg, Handler&& h) {
+    stream_.expires_after(write_timeout_);
+    asio::async_write(stream_, asio::buffer(msg), std::forward<Handler>(h));
+  }
+  void abort() { stream_.socket().cancel(); }
+
+ private:
+  beast::tcp_stream& stream_;
+  std::chrono::milliseconds write_timeout_;
+};
 constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
 constexpr std::uint64_t drain_limit = 64 * 1024;
 
@@ -70,9 +156,10 @@ void http_session::start() {
 }
 
 void http_session::shutdown() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(write_timer_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
-    if (self->idle_) self->stream_.cancel();
+    if (self->idle_ && !self->stream_moved_) self->stream_.cancel();
+    if (self->on_shutdown_) self->on_shutdown_();
   });
 }
 
@@ -82,6 +169,7 @@ awaitable<void> http_session::run() {
     co_await serve_request();
     if (!keep_alive_) break;
   }
+  if (stream_moved_) co_return;
   error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();
@@ -407,6 +495,88 @@ awaitable<void> http_session::wait_writable() {
   write_timer_.cancel();
   if (ec == asio::error::operation_aborted) ec = beast::error::timeout;
   if (ec) throw boost::system::system_error(ec);
+}
+
+bool http_session::is_websocket_upgrade() const {
+  return websocket::is_upgrade(parser_->get());
+}
+
+awaitable<void> http_session::stream_websocket(
+    std::function<void(std::shared_ptr<http::message_sink>)> on_open) {
+  response_sent_ = true;
+  keep_alive_ = false;
+  status_ = 101;
+  stream_.expires_never();
+  stream_moved_ = true;
+  auto sink = std::make_shared<ws_sink>(std::move(stream_));
+  auto& ws = sink->ws_;
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws.read_message_max(64 * 1024);
+  ws.set_option(websocket::stream_base::decorator(
+      [id = request_id_](websocket::response_type& r) { r.set("X-Request-Id", id); }));
+  co_await ws.async_accept(parser_->get(), asio::use_awaitable);
+  on_shutdown_ = [weak = std::weak_ptr<ws_sink>(sink)] {
+    if (auto s = weak.lock()) s->close();
+  };
+  if (closing_) sink->close();
+  on_open(sink);
+  beast::flat_buffer incoming;
+  for (;;) {
+    error_code ec;
+    co_await ws.async_read(incoming, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    incoming.consume(incoming.size());  // the stream is one-way; client messages are ignored
+  }
+  sink->close();
+}
+
+awaitable<void> http_session::stream_sse(
+    std::function<void(std::shared_ptr<http::message_sink>)> on_open) {
+  bhttp::response_header<> h;
+  h.result(bhttp::status::ok);
+  h.version(request().version());
+  h.set(bhttp::field::content_type, "text/event-stream");
+  h.set(bhttp::field::cache_control, "no-cache");
+  h.set("X-Request-Id", request_id_);
+  h.set(bhttp::field::connection, "close");  // the body runs until the connection closes
+  keep_alive_ = false;
+  response_sent_ = true;
+  status_ = 200;
+  std::ostringstream os;
+  os << h;
+  const std::string head = std::move(os).str() + ": stream open\n\n";
+  co_await write_buffer(asio::buffer(head));
+
+  auto sink = std::make_shared<sse_sink>(stream_, limits_.write_timeout);
+  on_shutdown_ = [weak = std::weak_ptr<sse_sink>(sink)] {
+    if (auto s = weak.lock()) s->close();
+  };
+  on_open(sink);
+  // A comment line every 15 s keeps proxies from timing the stream out and finds dead clients.
+  asio::steady_timer ping(stream_.get_executor());
+  auto keepalive = std::make_shared<const std::string>(": ping\n\n");
+  std::function<void(error_code)> tick = [&, keepalive](error_code ec) {
+    if (ec || sink->closed()) return;
+    sink->enqueue(keepalive);
+    ping.expires_after(std::chrono::seconds(15));
+    ping.async_wait(tick);
+  };
+  ping.expires_after(std::chrono::seconds(15));
+  ping.async_wait(tick);
+  std::array<char, 1024> scratch;
+  while (!sink->closed() && !closing_) {
+    stream_.expires_never();
+    error_code ec;
+    co_await stream_.async_read_some(asio::buffer(scratch),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+  }
+  sink->close();
+  ping.cancel();
+  // The timer's handler may still be queued: wait for it so `tick` outlives its last use.
+  error_code ignored;
+  ping.expires_after(std::chrono::milliseconds(0));
+  co_await ping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 void http_session::log_access(unsigned status) {

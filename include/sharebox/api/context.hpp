@@ -20,6 +20,9 @@ struct options {
 };
 
 // What handlers may use. The pool runs every blocking call (SQLite, fsync, hashing).
+class live_hub;
+class ticket_store;
+
 struct services {
   domain::file_service& files;
   domain::auth_service& auth;
@@ -27,6 +30,8 @@ struct services {
   domain::blob_store& blobs;
   asio::thread_pool& pool;
   options opts;
+  class live_hub& hub;
+  class ticket_store& tickets;
   // Extra members of GET /health (e.g. broker state); must not block.
   std::function<nlohmann::json()> health_details;
 };

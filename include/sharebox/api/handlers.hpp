@@ -25,6 +25,10 @@ awaitable<void> read_notification(request_context& ctx);
 awaitable<void> read_all_notifications(request_context& ctx);
 awaitable<void> delete_notification(request_context& ctx);
 
+awaitable<void> post_ws_ticket(request_context& ctx);
+awaitable<void> ws_events(request_context& ctx);
+awaitable<void> sse_events(request_context& ctx);
+
 awaitable<void> post_share(request_context& ctx);
 awaitable<void> list_shares(request_context& ctx);
 awaitable<void> delete_share(request_context& ctx);
@@ -32,6 +36,10 @@ awaitable<void> delete_share(request_context& ctx);
 // --- shared helpers ---
 nlohmann::json to_json(const domain::file_view& v);
 nlohmann::json to_json(const domain::share& s);
+nlohmann::json to_json(const domain::notification& n);
+
+// The caller from an API key (or a trusted X-User-Id); 401 otherwise.
+awaitable<domain::user> authenticate(request_context& ctx);
 http::string_response json_response(bhttp::status status, const nlohmann::json& body);
 
 // The body of a create/replace request, stored as a committed blob.

@@ -19,6 +19,7 @@ struct config {
   double write_timeout_s = 60;
   double shutdown_timeout_s = 30;
   bool trust_user_header = false;
+  double ws_ticket_ttl_s = 30;  // lifetime of a single-use /auth/ws-ticket
   std::string api_key_mappings;
   std::string log_level = "info";
 

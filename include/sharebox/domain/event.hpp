@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sharebox/domain/model.hpp"
 
@@ -25,6 +26,8 @@ struct event {
   file_record file;  // snapshot at the commit (blob and seq are not part of the event)
   std::optional<std::string> target_user_id;
   std::optional<permission> perm;
+  // Users who may see it on the live streams (not part of the published body).
+  std::vector<std::string> audience;
 };
 
 event make_event(std::string_view type, const std::string& actor, const file_record& file);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sharebox/domain/event.hpp"
@@ -82,6 +83,16 @@ class event_outbox {
   virtual std::int64_t backlog() = 0;
   // Deletes events published before `cutoff`; returns how many.
   virtual std::int64_t prune_published(std::int64_t cutoff) = 0;
+};
+
+// What the live streams read: everything committed after a cursor, published or not.
+class live_source {
+ public:
+  virtual ~live_source() = default;
+  virtual std::vector<outbox_entry> events_after(std::int64_t seq, std::size_t limit) = 0;
+  virtual std::vector<notification> notifications_after(std::int64_t seq, std::size_t limit) = 0;
+  // The newest seqs now: {events, notifications}. Streams start here, they do not replay.
+  virtual std::pair<std::int64_t, std::int64_t> latest_seqs() = 0;
 };
 
 struct blob_info {

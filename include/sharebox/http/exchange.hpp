@@ -3,6 +3,7 @@
 // and the ways to answer. Implemented by the transport; handlers never touch sockets.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,16 @@ struct body_piece {
   std::string text;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;  // bytes of the file after `text`
+};
+
+// A long-lived stream to one client (a WebSocket or Server-Sent Events). send() may be called
+// from any thread: messages are queued and written on the connection's strand, in order. A slow
+// client that lets its queue grow past a bound is disconnected rather than buffered forever.
+class message_sink {
+ public:
+  virtual ~message_sink() = default;
+  // `kind` is the SSE event name (ignored on WebSockets); `text` a JSON document.
+  virtual void send(std::string kind, std::shared_ptr<const std::string> text) = 0;
 };
 
 class exchange {
@@ -43,6 +54,15 @@ class exchange {
   virtual awaitable<void> send_file(bhttp::response_header<> header, int fd,
                                     std::vector<body_piece> pieces) = 0;
   virtual bool response_sent() const = 0;
+
+  // Completes a WebSocket upgrade of this request, calls `on_open` with the sink, and returns
+  // when the client disconnects (incoming messages are ignored). The connection is then done.
+  virtual awaitable<void> stream_websocket(
+      std::function<void(std::shared_ptr<message_sink>)> on_open) = 0;
+  // Answers 200 text/event-stream and streams until the client disconnects.
+  virtual awaitable<void> stream_sse(
+      std::function<void(std::shared_ptr<message_sink>)> on_open) = 0;
+  virtual bool is_websocket_upgrade() const = 0;
 
   virtual const std::string& request_id() const = 0;
   // Who made the request, for the access log.

@@ -14,7 +14,9 @@ class Database;
 
 namespace sharebox::storage {
 
-class sqlite_store final : public domain::metadata_store, public domain::event_outbox {
+class sqlite_store final : public domain::metadata_store,
+                           public domain::event_outbox,
+                           public domain::live_source {
  public:
   // Opens (creating if needed) and migrates the database.
   explicit sqlite_store(const std::filesystem::path& db_path);
@@ -33,6 +35,11 @@ class sqlite_store final : public domain::metadata_store, public domain::event_o
   void mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) override;
   std::int64_t backlog() override;
   std::int64_t prune_published(std::int64_t cutoff) override;
+
+  std::vector<domain::outbox_entry> events_after(std::int64_t seq, std::size_t limit) override;
+  std::vector<domain::notification> notifications_after(std::int64_t seq,
+                                                        std::size_t limit) override;
+  std::pair<std::int64_t, std::int64_t> latest_seqs() override;
 
  private:
   std::unique_ptr<SQLite::Database> open_connection() const;

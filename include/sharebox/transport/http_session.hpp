@@ -50,6 +50,11 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   awaitable<void> send_file(bhttp::response_header<> header, int fd,
                             std::vector<http::body_piece> pieces) override;
   bool response_sent() const override { return response_sent_; }
+  awaitable<void> stream_websocket(
+      std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
+  awaitable<void> stream_sse(
+      std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
+  bool is_websocket_upgrade() const override;
   const std::string& request_id() const override { return request_id_; }
   std::uint64_t bytes_received() const override { return body_received_; }
   void set_principal(std::string_view user) override { principal_ = user; }
@@ -79,6 +84,9 @@ class http_session final : public std::enable_shared_from_this<http_session>,
 
   bool idle_ = true;
   bool closing_ = false;
+  bool stream_moved_ = false;
+  std::function<void()> on_shutdown_;  // closes an open stream on graceful shutdown  // handed to a
+                                       // WebSocket stream: nothing left to close here
 };
 
 }  // namespace sharebox::transport

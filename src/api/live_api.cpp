@@ -1,0 +1,51 @@
+// Live streams of the events a user may see, and the tickets browsers use to open them.
+#include "sharebox/api/handlers.hpp"
+#include "sharebox/api/live_hub.hpp"
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/http/offload.hpp"
+
+namespace sharebox::api {
+
+namespace {
+
+// A ticket (?ticket=, for browsers) or the usual credentials.
+awaitable<domain::user> stream_user(request_context& ctx) {
+  if (const auto it = ctx.query.find("ticket"); it != ctx.query.end()) {
+    const auto user_id = ctx.svc.tickets.redeem(it->second);
+    if (!user_id) {
+      throw domain::error(domain::errc::unauthenticated,
+                          "The ticket is unknown, expired or already used.");
+    }
+    const std::string id = *user_id;
+    co_return domain::user{id, false, 0};
+  }
+  co_return co_await authenticate(ctx);
+}
+
+}  // namespace
+
+awaitable<void> post_ws_ticket(request_context& ctx) {
+  const nlohmann::json body{{"ticket", ctx.svc.tickets.issue(ctx.user.id)},
+                            {"expires_in", ctx.svc.tickets.ttl().count()}};
+  co_await ctx.io.send(json_response(bhttp::status::created, body));
+}
+
+awaitable<void> ws_events(request_context& ctx) {
+  if (!ctx.io.is_websocket_upgrade()) {
+    throw http::api_error(bhttp::status::upgrade_required, "websocket_required",
+                          "Connect with a WebSocket client (Upgrade: websocket).");
+  }
+  ctx.user = co_await stream_user(ctx);
+  ctx.io.set_principal(ctx.user.id);
+  co_await ctx.io.stream_websocket(
+      [&](std::shared_ptr<http::message_sink> sink) { ctx.svc.hub.subscribe(ctx.user.id, sink); });
+}
+
+awaitable<void> sse_events(request_context& ctx) {
+  ctx.user = co_await stream_user(ctx);
+  ctx.io.set_principal(ctx.user.id);
+  co_await ctx.io.stream_sse(
+      [&](std::shared_ptr<http::message_sink> sink) { ctx.svc.hub.subscribe(ctx.user.id, sink); });
+}
+
+}  // namespace sharebox::api
