@@ -3,6 +3,7 @@
 // SIGKILL of the server, and per-file commit order.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <map>
 #include <set>
 
@@ -210,6 +211,28 @@ TEST_F(Events, ConsumerCommandPrintsAndAcks) {
   // Acked messages are gone: nothing left to print, so --count 1 times out.
   EXPECT_FALSE(readable.exit.clean());
   EXPECT_TRUE(readable.out.empty()) << readable.out;
+}
+
+TEST_F(Events, ConsumerBindsAPrivateQueueToAPattern) {
+  auto alice = make_user("alice");
+  make_user("bob");
+  const std::string id = created_id(alice.upload_raw("b.txt", "x"));
+  auto consumer = std::async(std::launch::async, [&] {
+    return server().run_cli({"events", "--rabbitmq-url", broker_->url(), "--exchange", exchange(),
+                             "--bind", "file.shared", "--count", "1", "--json"},
+                            60s);
+  });
+  // The private queue exists only once the command runs: keep producing until it has one.
+  // Uploads go out too and must not match the pattern.
+  for (int i = 0; i < 200 && consumer.wait_for(100ms) != std::future_status::ready; ++i) {
+    ASSERT_TRUE(has_status(alice.upload_raw("noise", "y"), 201));
+    ASSERT_TRUE(has_status(alice.share(id, "bob", i % 2 ? "read" : "write"), i == 0 ? 201 : 200));
+  }
+  const auto r = consumer.get();
+  ASSERT_TRUE(r.exit.clean()) << r.exit.describe() << r.err;
+  const auto j = json::parse(trim(r.out));
+  EXPECT_EQ(j["type"], "file.shared");
+  EXPECT_EQ(j["file"]["id"], id);
 }
 
 }  // namespace
