@@ -389,23 +389,27 @@ std::string server_process::add_user(const std::string& name) {
   return trim(r.out);
 }
 
-cli_result server_process::run_cli(const std::vector<std::string>& args,
-                                   std::chrono::milliseconds timeout) const {
+cli_result run_program(const std::vector<std::string>& program, std::chrono::milliseconds timeout,
+                       std::optional<std::vector<std::string>> env) {
+  if (!env) {
+    env.emplace();
+    for (char** e = environ; *e != nullptr; ++e)
+      env->emplace_back(*e);
+  }
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw_errno("pipe2");
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw_errno("pipe2");
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0) throw_errno("open /dev/null");
-  std::vector<std::string> full = {SHAREBOX_BINARY};
-  full.insert(full.end(), args.begin(), args.end());
-  argv_holder argv(std::move(full));
-  argv_holder envp(child_environment());
+  argv_holder argv(program);
+  argv_holder envp(std::move(*env));
 
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) exec_child(argv.get(), envp.get(), null_fd, out_pipe[1], err_pipe[1], parent);
+  ::setpgid(pid, pid);  // also in the child: whichever runs first, the group exists
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ::close(null_fd);
@@ -428,7 +432,7 @@ cli_result server_process::run_cli(const std::vector<std::string>& args,
     if (r < 0) throw_errno("poll");
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
+      char buf[8192];
       const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         sinks[i]->append(buf, static_cast<std::size_t>(n));
@@ -442,7 +446,7 @@ cli_result server_process::run_cli(const std::vector<std::string>& args,
   for (auto& p : fds) {
     if (p.fd >= 0) ::close(p.fd);
   }
-  if (timed_out) ::kill(pid, SIGKILL);
+  if (timed_out) ::kill(-pid, SIGKILL);  // the whole group: whatever it ran in the foreground
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw_errno("waitpid");
@@ -450,6 +454,13 @@ cli_result server_process::run_cli(const std::vector<std::string>& args,
   result.exit = decode_status(status);
   result.exit.timed_out = timed_out;
   return result;
+}
+
+cli_result server_process::run_cli(const std::vector<std::string>& args,
+                                   std::chrono::milliseconds timeout) const {
+  std::vector<std::string> full = {SHAREBOX_BINARY};
+  full.insert(full.end(), args.begin(), args.end());
+  return run_program(full, timeout, child_environment());
 }
 
 std::string server_process::stdout_text_of(output_state& state) {

@@ -38,6 +38,13 @@ struct cli_result {
   std::string err;  // stderr
 };
 
+// Runs `program` (program[0] is a path) to completion with stdin from /dev/null, collecting its
+// stdout and stderr. The child gets its own process group (all of it is killed at the timeout),
+// dies with the test process, and inherits none of the test's descriptors. `env` is the child's
+// environment; nullopt passes ours on.
+cli_result run_program(const std::vector<std::string>& program, std::chrono::milliseconds timeout,
+                       std::optional<std::vector<std::string>> env = std::nullopt);
+
 class server_process {
  public:
   static constexpr std::chrono::seconds startup_timeout{20};
