@@ -49,19 +49,18 @@ void live_feed::run() {
 
 bool live_feed::deliver_batch() {
   constexpr std::size_t batch = 500;
-  const auto events = source_.events_after(event_cursor_, batch);
-  for (const auto& entry : events) {
+  const auto changes = source_.changes_after(event_cursor_, notification_cursor_, batch);
+  for (const auto& entry : changes.events) {
     const nlohmann::json msg{{"kind", "event"}, {"event", events::event_json(entry.ev)}};
     hub_.publish(entry.ev.audience, entry.ev.type, std::make_shared<const std::string>(msg.dump()));
     event_cursor_ = entry.seq;
   }
-  const auto notes = source_.notifications_after(notification_cursor_, batch);
-  for (const auto& n : notes) {
+  for (const auto& n : changes.notifications) {
     const nlohmann::json msg{{"kind", "notification"}, {"notification", api::to_json(n)}};
     hub_.publish({n.user_id}, "notification", std::make_shared<const std::string>(msg.dump()));
     notification_cursor_ = n.seq;
   }
-  return events.size() == batch || notes.size() == batch;
+  return changes.events.size() == batch || changes.notifications.size() == batch;
 }
 
 }  // namespace sharebox::app

@@ -103,28 +103,24 @@ int serve(const config& cfg) {
     if (r) r->notify();
     feed.notify();
   });
-  auto health_details = [r = relay.get()]() -> nlohmann::json {
-    if (!r) return {{"events", {{"broker", "disabled"}}}};
-    const auto s = r->status();
-    nlohmann::json e{{"broker", s.connected ? "connected" : "disconnected"},
-                     {"outbox_backlog", s.backlog},
-                     {"published", s.published},
-                     {"publish_failures", s.failures}};
-    if (!s.connected && !s.last_error.empty()) e["last_error"] = s.last_error;
-    return {{"events", e}};
-  };
-
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
   domain::notification_service notifications(meta);
-  auto details = [&hub, health_details]() {
-    auto j = health_details();
-    j["live_subscribers"] = hub.subscribers();
-    return j;
+  auto health_details = [r = relay.get(), &hub]() -> nlohmann::json {
+    nlohmann::json events{{"broker", "disabled"}};
+    if (r) {
+      const auto s = r->status();
+      events = {{"broker", s.connected ? "connected" : "disconnected"},
+                {"outbox_backlog", s.backlog},
+                {"published", s.published},
+                {"publish_failures", s.failures}};
+      if (!s.connected && !s.last_error.empty()) events["last_error"] = s.last_error;
+    }
+    return {{"events", events}, {"live_subscribers", hub.subscribers()}};
   };
   api::services svc{files, auth,    notifications,
                     blobs, pool,    api::options{cfg.max_file_size, cfg.trust_user_header},
-                    hub,   tickets, details};
+                    hub,   tickets, health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;

@@ -514,31 +514,26 @@ void sqlite_store::mark_published(std::int64_t first_seq, std::int64_t last_seq,
   q.exec();
 }
 
-std::vector<domain::outbox_entry> sqlite_store::events_after(std::int64_t seq, std::size_t limit) {
-  std::vector<domain::outbox_entry> out;
+domain::live_changes sqlite_store::changes_after(std::int64_t event_seq,
+                                                 std::int64_t notification_seq, std::size_t limit) {
+  domain::live_changes out;
   read_only([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
-                        "content_type, sha256, version, owner, target_user_id, permission, "
-                        "audience FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
-    bind_i64(q, 1, seq);
-    bind_i64(q, 2, static_cast<std::int64_t>(limit));
-    while (q.executeStep())
-      out.push_back(read_outbox_entry(q));
-  });
-  return out;
-}
-
-std::vector<domain::notification> sqlite_store::notifications_after(std::int64_t seq,
-                                                                    std::size_t limit) {
-  std::vector<domain::notification> out;
-  read_only([&](SQLite::Database& db) {
-    SQLite::Statement q(db, std::string("SELECT ") + notification_columns +
-                                " FROM notifications WHERE seq > ? ORDER BY seq LIMIT ?");
-    bind_i64(q, 1, seq);
-    bind_i64(q, 2, static_cast<std::int64_t>(limit));
-    while (q.executeStep())
-      out.push_back(read_notification(q));
+    SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
+    SQLite::Statement events(db,
+                             "SELECT seq, id, type, occurred_at, actor, file_id, file_name, "
+                             "file_size, content_type, sha256, version, owner, target_user_id, "
+                             "permission, audience FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
+    bind_i64(events, 1, event_seq);
+    bind_i64(events, 2, static_cast<std::int64_t>(limit));
+    while (events.executeStep())
+      out.events.push_back(read_outbox_entry(events));
+    SQLite::Statement notes(db, std::string("SELECT ") + notification_columns +
+                                    " FROM notifications WHERE seq > ? ORDER BY seq LIMIT ?");
+    bind_i64(notes, 1, notification_seq);
+    bind_i64(notes, 2, static_cast<std::int64_t>(limit));
+    while (notes.executeStep())
+      out.notifications.push_back(read_notification(notes));
+    snapshot.commit();
   });
   return out;
 }

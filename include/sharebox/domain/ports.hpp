@@ -86,11 +86,18 @@ class event_outbox {
 };
 
 // What the live streams read: everything committed after a cursor, published or not.
+struct live_changes {
+  std::vector<outbox_entry> events;
+  std::vector<notification> notifications;
+};
+
 class live_source {
  public:
   virtual ~live_source() = default;
-  virtual std::vector<outbox_entry> events_after(std::int64_t seq, std::size_t limit) = 0;
-  virtual std::vector<notification> notifications_after(std::int64_t seq, std::size_t limit) = 0;
+  // Events and notifications after the two cursors, read in one snapshot: what one commit wrote
+  // is either all there or not at all, so an event never trails its own notification.
+  virtual live_changes changes_after(std::int64_t event_seq, std::int64_t notification_seq,
+                                     std::size_t limit) = 0;
   // The newest seqs now: {events, notifications}. Streams start here, they do not replay.
   virtual std::pair<std::int64_t, std::int64_t> latest_seqs() = 0;
 };

@@ -36,9 +36,8 @@ class sqlite_store final : public domain::metadata_store,
   std::int64_t backlog() override;
   std::int64_t prune_published(std::int64_t cutoff) override;
 
-  std::vector<domain::outbox_entry> events_after(std::int64_t seq, std::size_t limit) override;
-  std::vector<domain::notification> notifications_after(std::int64_t seq,
-                                                        std::size_t limit) override;
+  domain::live_changes changes_after(std::int64_t event_seq, std::int64_t notification_seq,
+                                     std::size_t limit) override;
   std::pair<std::int64_t, std::int64_t> latest_seqs() override;
 
  private:
