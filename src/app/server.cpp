@@ -136,6 +136,8 @@ int serve(const config& cfg) {
         std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
             ->start();
       });
+  // Installed before the ready line: a SIGTERM right after it must mean a graceful stop.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   acceptor->start();
   const auto ep = acceptor->local_endpoint();
   spdlog::info("serving {} with {} network thread(s) and {} worker(s), data in {}",
@@ -146,7 +148,6 @@ int serve(const config& cfg) {
 
   // Graceful shutdown: stop accepting, let connections finish their current request, and stop
   // the loop when none is left or the deadline passes.
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer drain(ioc);
   const auto deadline = std::chrono::steady_clock::now();
   std::function<void()> poll_drain;
