@@ -40,7 +40,6 @@ class ws_client {
       ws_.next_layer().cancel();
       ioc_.restart();
       ioc_.run();
-      timed_out_ = true;
       return std::nullopt;
     }
     if (*result) return std::nullopt;
@@ -63,7 +62,6 @@ class ws_client {
  private:
   asio::io_context ioc_;
   websocket::stream<tcp::socket> ws_;
-  bool timed_out_ = false;
 };
 
 class Live : public server_test {

@@ -67,7 +67,6 @@ class exchange {
   virtual const std::string& request_id() const = 0;
   // Who made the request, for the access log.
   virtual void set_principal(std::string_view user) = 0;
-  virtual std::uint64_t bytes_received() const = 0;
 };
 
 using request_handler = std::function<awaitable<void>(exchange&)>;

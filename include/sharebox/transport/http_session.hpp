@@ -56,7 +56,6 @@ class http_session final : public std::enable_shared_from_this<http_session>,
       std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
   bool is_websocket_upgrade() const override;
   const std::string& request_id() const override { return request_id_; }
-  std::uint64_t bytes_received() const override { return body_received_; }
   void set_principal(std::string_view user) override { principal_ = user; }
 
   beast::tcp_stream stream_;
