@@ -77,6 +77,44 @@ void add_serve_options(CLI::App* cmd, config& c) {
   cmd->add_option("--api-key-mappings", c.api_key_mappings,
                   "Provision keys at start: key:user,key2:user2")
       ->envname("API_KEY_MAPPINGS");
+  cmd->add_option("--cors-origins", c.cors_origins,
+                  "Comma-separated origins whose browser pages may call the API, or '*'")
+      ->envname("SHAREBOX_CORS_ORIGINS");
+  cmd->add_option("--chunk-size", c.chunk_size,
+                  "between 64K and 64M)")
+      ->envname("CHUNK_SIZE_BYTES")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--max-inflight-chunks-per-upload", c.max_inflight_chunks_per_upload,
+                  "Chunks of one upload received at once; more get 429 with Retry-After")
+      ->envname("MAX_INFLIGHT_CHUNKS_PER_UPLOAD")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-inflight-chunks-per-user", c.max_inflight_chunks_per_user,
+                  "Chunks (and tus PATCHes) of one user received at once")
+      ->envname("MAX_INFLIGHT_CHUNKS_PER_USER")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-global-inflight-chunks", c.max_global_inflight_chunks,
+                  "Chunks (and tus PATCHes) received at once by the whole server")
+      ->envname("MAX_GLOBAL_INFLIGHT_CHUNKS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-open-uploads-per-user", c.max_open_uploads_per_user,
+                  "Unfinished resumable uploads one user may have")
+      ->envname("SHAREBOX_MAX_OPEN_UPLOADS_PER_USER")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--upload-ttl", c.upload_ttl_s,
+                  "Seconds an unfinished upload is kept after its last activity")
+      ->envname("SHAREBOX_UPLOAD_TTL")
+      ->check(CLI::Range(1.0, 365.0 * 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--upload-sweep-interval", c.upload_sweep_interval_s,
+                  "Seconds between sweeps that reclaim expired uploads")
+      ->envname("SHAREBOX_UPLOAD_SWEEP_INTERVAL")
+      ->check(CLI::Range(0.05, 86400.0))
+      ->capture_default_str();
   cmd->add_option("--events", c.events,
                   "Publish file events to RabbitMQ: on or off (off keeps them in the outbox)")
       ->envname("SHAREBOX_EVENTS")

@@ -71,6 +71,22 @@ http::router<route_entry> build_routes() {
   r.add(verb::patch, "/notifications/read-all", {read_all_notifications});
   r.add(verb::patch, "/notifications/{id}/read", {read_notification});
   r.add(verb::delete_, "/notifications/{id}", {delete_notification});
+  r.add(verb::post, "/v1/uploads/init", {post_upload_init});
+  r.add(verb::get, "/v1/uploads/{id}", {get_upload});
+  r.add(verb::delete_, "/v1/uploads/{id}", {delete_upload});
+  r.add(verb::put, "/v1/uploads/{id}/chunks/{index}", {put_upload_chunk});
+  r.add(verb::get, "/v1/uploads/{id}/missing-chunks", {get_missing_chunks});
+  r.add(verb::post, "/v1/uploads/{id}/complete", {post_upload_complete});
+  // tus: OPTIONS is public (capability discovery; browsers send CORS preflights without
+  // credentials). Both "/tus" and "/tus/" are the creation endpoint.
+  for (const char* endpoint : {"/tus", "/tus/"}) {
+    r.add(verb::options, endpoint, {tus_options, true});
+    r.add(verb::post, endpoint, {tus_create});
+  }
+  r.add(verb::options, "/tus/{id}", {tus_options, true});
+  r.add(verb::get, "/tus/{id}", {tus_head_or_get});
+  r.add(verb::patch, "/tus/{id}", {tus_patch});
+  r.add(verb::delete_, "/tus/{id}", {tus_delete});
   r.add(verb::post, "/shares/{id}", {post_share});
   r.add(verb::get, "/shares/{id}", {list_shares});
   r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});
@@ -88,11 +104,22 @@ std::string allow_header(const std::vector<verb>& methods) {
   return out;
 }
 
+constexpr const char* cors_allowed_methods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+constexpr const char* cors_allowed_headers =
+    "Authorization, X-API-Key, Content-Type, Content-Digest, If-Match, If-None-Match, "
+    "X-Request-Id, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, "
+    "Upload-Defer-Length, Upload-Concat, Upload-Checksum";
+constexpr const char* cors_exposed_headers =
+    "Location, ETag, X-Request-Id, Retry-After, Content-Range, Tus-Resumable, Tus-Version, "
+    "Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Upload-Offset, Upload-Length, "
+    "Upload-Metadata, Upload-Defer-Length, Upload-Concat, Upload-Expires, Sharebox-File-Id";
+
 class api {
  public:
   explicit api(const services& svc) : svc_(svc), routes_(build_routes()) {}
 
   awaitable<void> operator()(http::exchange& io) const {
+    if (co_await answer_cors(io)) co_return;
     std::optional<http::problem> failure;
     std::string allow;
     try {
@@ -113,10 +140,50 @@ class api {
       res.set(bhttp::field::www_authenticate, "Bearer realm=\"sharebox\"");
     }
     if (!allow.empty()) res.set(bhttp::field::allow, allow);
+    if (failure->status == bhttp::status::too_many_requests) {
+      std::int64_t seconds = 1;
+      for (const auto& f : failure->extra) {
+        if (f.name == "retry_after") seconds = std::get<std::int64_t>(f.value);
+      }
+      res.set(bhttp::field::retry_after, std::to_string(seconds));
+    }
     co_await io.send(std::move(res));
   }
 
  private:
+  bool origin_allowed(std::string_view origin) const {
+    for (const auto& o : svc_.opts.cors_origins) {
+      if (o == "*" || o == origin) return true;
+    }
+    return false;
+  }
+
+  // Browser pages on allowed origins may call the API: their responses say so, and preflights
+  // are answered here, before routing and authentication (browsers send them without
+  // credentials). True if the request was a preflight and has been answered.
+  awaitable<bool> answer_cors(http::exchange& io) const {
+    const auto& req = io.request();
+    const auto origin = req[bhttp::field::origin];
+    if (origin.empty() || !origin_allowed(origin)) co_return false;
+    io.add_response_header("Access-Control-Allow-Origin", std::string(origin));
+    io.add_response_header("Vary", "Origin");
+    const bool preflight = req.method() == verb::options &&
+                           req.find(bhttp::field::access_control_request_method) != req.end();
+    if (!preflight) {
+      io.add_response_header("Access-Control-Expose-Headers", cors_exposed_headers);
+      co_return false;
+    }
+    http::string_response res{bhttp::status::no_content, 11};
+    res.set(bhttp::field::access_control_allow_methods, cors_allowed_methods);
+    // Echoing the requested headers is safe: every request is still authenticated on its own.
+    const auto requested = req[bhttp::field::access_control_request_headers];
+    res.set(bhttp::field::access_control_allow_headers,
+            requested.empty() ? std::string_view(cors_allowed_headers) : requested);
+    res.set(bhttp::field::access_control_max_age, "86400");
+    co_await io.send(std::move(res));
+    co_return true;
+  }
+
   awaitable<void> route(http::exchange& io, std::string& allow) const {
     auto target = http::parse_target(io.request().target());
     if (!target) {

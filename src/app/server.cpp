@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -12,10 +13,12 @@
 #include "sharebox/events/relay.hpp"
 #include "sharebox/http/beast.hpp"
 #include "sharebox/storage/fs_blob_store.hpp"
+#include "sharebox/storage/fs_upload_staging.hpp"
 #include "sharebox/storage/sqlite_store.hpp"
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/transport/http_session.hpp"
 #include "sharebox/transport/listener.hpp"
+#include "sharebox/util/time.hpp"
 
 namespace sharebox::app {
 
@@ -59,6 +62,72 @@ void recover_storage(storage::fs_blob_store& blobs, storage::sqlite_store& meta)
   if (orphans) spdlog::info("removed {} blob(s) whose metadata commit never happened", orphans);
 }
 
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= s.size()) {
+    const auto comma = s.find(',', at);
+    std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
+}
+
+domain::upload_options upload_options_from(const config& cfg) {
+  domain::upload_options o;
+  o.max_file_size = cfg.max_file_size;
+  o.default_chunk_size = cfg.chunk_size;
+  o.ttl = to_ms(cfg.upload_ttl_s);
+  o.max_open_per_user = cfg.max_open_uploads_per_user;
+  o.inflight = {cfg.max_inflight_chunks_per_upload, cfg.max_inflight_chunks_per_user,
+                cfg.max_global_inflight_chunks};
+  return o;
+}
+
+// Expired uploads are reclaimed on the pool, one sweep at a time, between timer ticks.
+class upload_sweeper {
+ public:
+  upload_sweeper(asio::io_context& ioc, asio::thread_pool& pool, domain::upload_service& uploads,
+                 milliseconds interval)
+      : timer_(ioc), pool_(pool), uploads_(uploads), interval_(interval) {}
+  void start() { arm(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  void arm() {
+    timer_.expires_after(interval_);
+    timer_.async_wait([this](error_code ec) {
+      if (ec || stopped_) return;
+      asio::post(pool_, [this] {
+        try {
+          const auto r = uploads_.sweep(util::now_ms());
+          if (r.expired) spdlog::info("expired {} unfinished upload(s)", r.expired);
+        } catch (const std::exception& e) {
+          spdlog::warn("upload sweep failed: {}", e.what());
+        }
+        asio::post(timer_.get_executor(), [this] {
+          if (!stopped_) arm();
+        });
+      });
+    });
+  }
+
+  asio::steady_timer timer_;
+  asio::thread_pool& pool_;
+  domain::upload_service& uploads_;
+  milliseconds interval_;
+  std::atomic<bool> stopped_ = false;
+};
+
 }  // namespace
 
 int serve(const config& cfg) {
@@ -84,6 +153,11 @@ int serve(const config& cfg) {
   }
   if (!cfg.api_key_mappings.empty()) auth.provision(cfg.api_key_mappings);
   domain::file_service files(meta, blobs, {cfg.trust_user_header});
+  storage::fs_upload_staging staging(cfg.data_dir, blobs);
+  domain::upload_service uploads(meta, staging, blobs, files, upload_options_from(cfg));
+  if (const auto n = uploads.recover()) {
+    spdlog::info("removed {} staged upload file(s) left by a crash after completion", n);
+  }
 
   std::unique_ptr<events::relay> relay;
   if (cfg.events == "on") {
@@ -106,7 +180,7 @@ int serve(const config& cfg) {
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
   domain::notification_service notifications(meta);
-  auto health_details = [r = relay.get(), &hub]() -> nlohmann::json {
+  auto health_details = [r = relay.get(), &hub, &uploads]() -> nlohmann::json {
     nlohmann::json events{{"broker", "disabled"}};
     if (r) {
       const auto s = r->status();
@@ -116,11 +190,16 @@ int serve(const config& cfg) {
                 {"publish_failures", s.failures}};
       if (!s.connected && !s.last_error.empty()) events["last_error"] = s.last_error;
     }
-    return {{"events", events}, {"live_subscribers", hub.subscribers()}};
+    return {{"events", events},
+            {"live_subscribers", hub.subscribers()},
+            {"upload_requests_in_flight", uploads.gate().in_flight()}};
   };
-  api::services svc{files, auth,    notifications,
-                    blobs, pool,    api::options{cfg.max_file_size, cfg.trust_user_header},
-                    hub,   tickets, health_details};
+  api::options api_opts;
+  api_opts.max_file_size = cfg.max_file_size;
+  api_opts.trust_user_header = cfg.trust_user_header;
+  api_opts.cors_origins = split_list(cfg.cors_origins);
+  api::services svc{files, auth,     notifications, uploads, blobs,
+                    pool,  api_opts, hub,           tickets, health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
@@ -136,6 +215,8 @@ int serve(const config& cfg) {
         std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
             ->start();
       });
+  upload_sweeper sweeper(ioc, pool, uploads, to_ms(cfg.upload_sweep_interval_s));
+  sweeper.start();
   // Installed before the ready line: a SIGTERM right after it must mean a graceful stop.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   acceptor->start();
@@ -169,6 +250,7 @@ int serve(const config& cfg) {
                  registry.size());
     *stop_deadline = std::chrono::steady_clock::now() + to_ms(cfg.shutdown_timeout_s);
     acceptor->stop();
+    sweeper.stop();
     registry.shutdown_all();
     poll_drain();
   });

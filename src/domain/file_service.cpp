@@ -53,7 +53,7 @@ file_service::file_service(metadata_store& meta, blob_store& blobs, options opts
     : meta_(meta), blobs_(blobs), opts_(opts) {}
 
 file_view file_service::create(const user& caller, std::string name, std::string content_type,
-                               const blob_info& blob) {
+                               const blob_info& blob, const txn_hook& also) {
   if (!is_valid_file_name(name)) {
     blobs_.remove(blob.id);
     throw error(errc::invalid_name,
@@ -76,6 +76,7 @@ file_view file_service::create(const user& caller, std::string name, std::string
       auto e = make_event(event_type::uploaded, caller.id, f);
       e.audience = {f.owner};
       tx.append_event(e);
+      if (also) also(tx, f);
     });
   } catch (...) {
     blobs_.remove(blob.id);
@@ -122,7 +123,7 @@ file_view file_service::check_replace(const user& caller, std::string_view file_
 file_view file_service::replace(const user& caller, std::string_view file_id,
                                 const precondition& pre, const blob_info& blob,
                                 std::optional<std::string> name,
-                                std::optional<std::string> content_type) {
+                                std::optional<std::string> content_type, const txn_hook& also) {
   if (name && !is_valid_file_name(*name)) {
     blobs_.remove(blob.id);
     throw error(errc::invalid_name,
@@ -150,6 +151,7 @@ file_view file_service::replace(const user& caller, std::string_view file_id,
       for (const auto& s : tx.shares_of(file_id)) {
         if (s.user_id != caller.id) tx.insert_notification(notification_for(e, s.user_id));
       }
+      if (also) also(tx, f);
     });
   } catch (...) {
     blobs_.remove(blob.id);

@@ -31,7 +31,32 @@ constexpr mapping table[] = {
     {domain::errc::user_exists, bhttp::status::conflict, "user_exists"},
     {domain::errc::file_too_large, bhttp::status::payload_too_large, "file_too_large"},
     {domain::errc::storage_full, bhttp::status::insufficient_storage, "storage_full"},
+    {domain::errc::upload_not_found, bhttp::status::not_found, "upload_not_found"},
+    {domain::errc::upload_expired, bhttp::status::gone, "upload_expired"},
+    {domain::errc::upload_completed, bhttp::status::conflict, "upload_completed"},
+    {domain::errc::upload_busy, bhttp::status::conflict, "upload_busy"},
+    {domain::errc::upload_locked, bhttp::status::locked, "upload_locked"},
+    {domain::errc::too_many_uploads, bhttp::status::too_many_requests, "too_many_uploads"},
+    {domain::errc::too_many_inflight_chunks, bhttp::status::too_many_requests,
+     "too_many_inflight_chunks"},
+    {domain::errc::chunks_missing, bhttp::status::conflict, "chunks_missing"},
+    {domain::errc::checksum_mismatch, bhttp::status::unprocessable_entity, "checksum_mismatch"},
+    {domain::errc::digest_mismatch, bhttp::status::bad_request, "digest_mismatch"},
+    {domain::errc::chunk_size_mismatch, bhttp::status::bad_request, "chunk_size_mismatch"},
+    {domain::errc::invalid_chunk_index, bhttp::status::bad_request, "invalid_chunk_index"},
+    {domain::errc::offset_mismatch, bhttp::status::conflict, "offset_mismatch"},
+    {domain::errc::upload_length_exceeded, bhttp::status::payload_too_large,
+     "upload_length_exceeded"},
+    {domain::errc::upload_not_writable, bhttp::status::forbidden, "upload_not_writable"},
+    {domain::errc::partial_upload_unfinished, bhttp::status::bad_request,
+     "partial_upload_unfinished"},
 };
+
+// Statuses Beast has no reason phrase for.
+std::string_view reason_of(bhttp::status s) {
+  if (static_cast<unsigned>(s) == 460) return "Checksum Mismatch";  // tus checksum extension
+  return bhttp::obsolete_reason(s);
+}
 
 }  // namespace
 
@@ -49,14 +74,15 @@ problem to_problem(const api_error& e) {
 string_response problem_response(const problem& p, unsigned version) {
   nlohmann::json body{
       {"type", "/problems/" + p.code},
-      {"title", std::string(bhttp::obsolete_reason(p.status))},
+      {"title", std::string(reason_of(p.status))},
       {"status", static_cast<unsigned>(p.status)},
       {"detail", p.detail},
       {"code", p.code},
   };
-  for (const auto& [k, v] : p.extra)
-    body[k] = v;
+  for (const auto& f : p.extra)
+    std::visit([&](const auto& v) { body[f.name] = v; }, f.value);
   string_response res{p.status, version};
+  res.reason(reason_of(p.status));
   res.set(bhttp::field::content_type, "application/problem+json");
   res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   res.body() += '\n';

@@ -1,5 +1,7 @@
 #include "sharebox/storage/fs_blob_store.hpp"
 
+#include "fs_util.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,30 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-[[noreturn]] void throw_io(const char* what, int err) {
-  if (err == ENOSPC || err == EDQUOT) {
-    throw domain::error(domain::errc::storage_full, "The server has no space left for this file.");
-  }
-  throw std::system_error(err, std::generic_category(), what);
-}
-
-void fsync_dir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_io("open directory", errno);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_io("fsync directory", err);
-}
-
-// Creates `dir` (one level) durably: the new entry in its parent is fsynced too.
-void ensure_dir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0750) == 0) {
-    fsync_dir(dir.parent_path());
-  } else if (errno != EEXIST) {
-    throw_io("mkdir", errno);
-  }
-}
+using fsu::ensure_dir;
+using fsu::fsync_dir;
+using fsu::throw_io;
 
 class fs_blob_writer final : public domain::blob_writer {
  public:
@@ -135,6 +116,22 @@ int fs_blob_store::open(std::string_view blob_id) const {
 void fs_blob_store::remove(std::string_view blob_id) noexcept {
   if (!util::is_valid_id(blob_id)) return;
   ::unlink(blob_path(blob_id).c_str());
+}
+
+domain::blob_info fs_blob_store::adopt(const fs::path& file, std::uint64_t size,
+                                       std::string sha256) {
+  const std::string id = util::new_id();
+  const fs::path shard = blobs_ / id.substr(0, 2);
+  ensure_dir(shard);
+  const fs::path final_path = shard / id;
+  if (::link(file.c_str(), final_path.c_str()) != 0) throw_io("link", errno);
+  try {
+    fsync_dir(shard);
+  } catch (...) {
+    ::unlink(final_path.c_str());
+    throw;
+  }
+  return domain::blob_info{id, size, std::move(sha256)};
 }
 
 std::size_t fs_blob_store::remove_temp_files() {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "sharebox/storage/migrations.hpp"
+#include "sharebox/storage/sqlite_uploads.hpp"
 
 namespace sharebox::storage {
 
@@ -91,6 +92,37 @@ domain::notification read_notification(SQLite::Statement& q) {
 class txn final : public domain::metadata_txn {
  public:
   explicit txn(SQLite::Database& db) : db_(db) {}
+
+  void insert_upload(const domain::upload_record& u) override { uploads_sql::insert(db_, u); }
+  std::optional<domain::upload_record> find_upload(std::string_view id) override {
+    return uploads_sql::find(db_, id);
+  }
+  void update_upload(const domain::upload_record& u) override { uploads_sql::update(db_, u); }
+  bool delete_upload(std::string_view id) override { return uploads_sql::remove(db_, id); }
+  std::int64_t count_open_uploads(std::string_view owner) override {
+    return uploads_sql::count_open(db_, owner);
+  }
+  bool insert_chunk(std::string_view upload_id, std::uint64_t index) override {
+    return uploads_sql::insert_chunk(db_, upload_id, index);
+  }
+  bool has_chunk(std::string_view upload_id, std::uint64_t index) override {
+    return uploads_sql::has_chunk(db_, upload_id, index);
+  }
+  std::uint64_t count_chunks(std::string_view upload_id) override {
+    return uploads_sql::count_chunks(db_, upload_id);
+  }
+  std::vector<std::uint64_t> chunks_of(std::string_view upload_id) override {
+    return uploads_sql::chunks_of(db_, upload_id);
+  }
+  void delete_chunks(std::string_view upload_id) override {
+    uploads_sql::delete_chunks(db_, upload_id);
+  }
+  std::vector<domain::upload_record> uploads_expired_by(std::int64_t now,
+                                                        std::size_t limit) override {
+    return uploads_sql::expired_by(db_, now, limit);
+  }
+  std::int64_t purge_uploads(std::int64_t now) override { return uploads_sql::purge(db_, now); }
+  std::vector<std::string> open_upload_ids() override { return uploads_sql::open_ids(db_); }
 
   std::optional<user> find_user(std::string_view id) override {
     SQLite::Statement q(db_, "SELECT id, is_admin, created_at FROM users WHERE id = ?");

@@ -205,6 +205,7 @@ awaitable<bool> http_session::read_request_header() {
   bytes_out_ = 0;
   body_received_ = 0;
   principal_.clear();
+  extra_headers_.clear();
   body_mode_ = body_mode::none;
   body_done_ = true;
   continue_pending_ = false;
@@ -383,6 +384,8 @@ void http_session::prepare_common(bhttp::fields& f, bool& keep_alive) {
       body_done_ || (body_mode_ == body_mode::length && body_remaining_ <= drain_limit);
   keep_alive = !closing_ && parser_->get().keep_alive() && drainable;
   f.set("X-Request-Id", request_id_);
+  for (const auto& [name, value] : extra_headers_)
+    f.set(name, value);
   // HTTP/1.1 defaults to keep-alive and HTTP/1.0 to close: say so only when it differs.
   const bool http11 = request().version() >= 11;
   if (http11 && !keep_alive) f.set(bhttp::field::connection, "close");

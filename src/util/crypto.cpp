@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace sharebox::util {
@@ -75,6 +76,71 @@ sha256::digest sha256::of(std::string_view s) {
   sha256 h;
   h.update(s);
   return h.finish();
+}
+
+std::optional<hash_algorithm> parse_hash_algorithm(std::string_view name) noexcept {
+  std::string n;
+  for (char c : name)
+    n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (n == "md5") return hash_algorithm::md5;
+  if (n == "sha1") return hash_algorithm::sha1;
+  if (n == "sha256" || n == "sha-256") return hash_algorithm::sha256;
+  if (n == "sha512" || n == "sha-512") return hash_algorithm::sha512;
+  return std::nullopt;
+}
+
+namespace {
+
+const EVP_MD* md_of(hash_algorithm a) {
+  switch (a) {
+    case hash_algorithm::md5:
+      return EVP_md5();
+    case hash_algorithm::sha1:
+      return EVP_sha1();
+    case hash_algorithm::sha256:
+      return EVP_sha256();
+    case hash_algorithm::sha512:
+      return EVP_sha512();
+  }
+  return EVP_sha256();
+}
+
+}  // namespace
+
+void hasher::ctx_deleter::operator()(void* p) const noexcept {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(p));
+}
+
+hasher::hasher(hash_algorithm a) : algorithm_(a), ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_.get()), md_of(a), nullptr) != 1) {
+    throw std::runtime_error("EVP digest init failed");
+  }
+}
+hasher::~hasher() = default;
+hasher::hasher(hasher&&) noexcept = default;
+hasher& hasher::operator=(hasher&&) noexcept = default;
+
+hasher::hasher(const hasher& other) : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_MD_CTX_copy_ex(static_cast<EVP_MD_CTX*>(ctx_.get()),
+                                  static_cast<const EVP_MD_CTX*>(other.ctx_.get())) != 1) {
+    throw std::runtime_error("EVP digest copy failed");
+  }
+}
+
+hasher& hasher::operator=(const hasher& other) {
+  if (this != &other) *this = hasher(other);
+  return *this;
+}
+
+void hasher::update(const void* data, std::size_t size) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_.get()), data, size);
+}
+
+std::string hasher::finish() {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_.get()), d, &len);
+  return std::string(reinterpret_cast<const char*>(d), len);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {

@@ -64,11 +64,13 @@ std::string base64_encode(std::string_view bytes) {
   return base64_with(bytes, std_alphabet, true);
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+namespace {
+
+std::optional<std::string> base64_decode_with(std::string_view text, const char* alphabet) {
   std::array<int, 256> value{};
   value.fill(-1);
   for (int i = 0; i < 64; ++i)
-    value[static_cast<unsigned char>(url_alphabet[i])] = i;
+    value[static_cast<unsigned char>(alphabet[i])] = i;
   if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
   unsigned buffer = 0;
@@ -84,6 +86,23 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return base64_decode_with(text, url_alphabet);
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  // Padding is required (RFC 4648 section 4): the encoded length is a multiple of 4.
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=')
+    ++pad;
+  const auto body = text.substr(0, text.size() - pad);
+  if (body.find('=') != std::string_view::npos) return std::nullopt;
+  return base64_decode_with(body, std_alphabet);
 }
 
 std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {

@@ -7,6 +7,7 @@
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/file_service.hpp"
 #include "sharebox/domain/notification_service.hpp"
+#include "sharebox/domain/upload_service.hpp"
 #include "sharebox/http/exchange.hpp"
 #include "sharebox/http/router.hpp"
 
@@ -17,6 +18,8 @@ struct options {
   bool trust_user_header = false;
   std::size_t upload_buffer_bytes = 256 * 1024;
   std::size_t max_json_body = 64 * 1024;
+  // Origins whose browser pages may call the API (CORS); "*" allows any.
+  std::vector<std::string> cors_origins;
 };
 
 // What handlers may use. The pool runs every blocking call (SQLite, fsync, hashing).
@@ -27,6 +30,7 @@ struct services {
   domain::file_service& files;
   domain::auth_service& auth;
   domain::notification_service& notifications;
+  domain::upload_service& uploads;
   domain::blob_store& blobs;
   asio::thread_pool& pool;
   options opts;

@@ -21,6 +21,16 @@ struct config {
   bool trust_user_header = false;
   double ws_ticket_ttl_s = 30;  // lifetime of a single-use /auth/ws-ticket
   std::string api_key_mappings;
+  std::string cors_origins;  // comma separated; "*" for any
+
+  // Resumable uploads (the seed's names are honoured as environment variables).
+  std::uint64_t chunk_size = 8ull << 20;  // CHUNK_SIZE_BYTES
+  std::size_t max_inflight_chunks_per_upload = 8;
+  std::size_t max_inflight_chunks_per_user = 16;
+  std::size_t max_global_inflight_chunks = 64;
+  std::int64_t max_open_uploads_per_user = 100;
+  double upload_ttl_s = 24 * 3600;
+  double upload_sweep_interval_s = 60;
   std::string log_level = "info";
 
   // Events (RabbitMQ). Kept in the outbox until a broker is reachable.

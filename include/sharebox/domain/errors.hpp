@@ -1,9 +1,11 @@
 #pragma once
 // Typed domain errors. Each errc has exactly one HTTP status and stable machine code, declared
 // once in http/problem.cpp (the single mapping table).
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace sharebox::domain {
@@ -26,11 +28,32 @@ enum class errc {
   user_exists,
   file_too_large,
   storage_full,
+  // Resumable uploads.
+  upload_not_found,
+  upload_expired,
+  upload_completed,
+  upload_busy,
+  upload_locked,
+  too_many_uploads,
+  too_many_inflight_chunks,
+  chunks_missing,
+  checksum_mismatch,
+  digest_mismatch,
+  chunk_size_mismatch,
+  invalid_chunk_index,
+  offset_mismatch,
+  upload_length_exceeded,
+  upload_not_writable,
+  partial_upload_unfinished,
 };
 
 class error : public std::runtime_error {
  public:
-  using field = std::pair<std::string, std::string>;
+  // An additional problem member: text, a number, or a list of numbers (e.g. missing chunks).
+  struct field {
+    std::string name;
+    std::variant<std::string, std::int64_t, std::vector<std::int64_t>> value;
+  };
   error(errc code, std::string detail, std::vector<field> extra = {})
       : std::runtime_error(detail), code_(code), extra_(std::move(extra)) {}
   errc code() const noexcept { return code_; }

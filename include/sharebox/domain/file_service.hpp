@@ -15,6 +15,9 @@ namespace sharebox::domain {
 // Checked against the current record inside the write transaction (e.g. If-Match); throws a
 // domain::error to refuse the change.
 using precondition = std::function<void(const file_record&)>;
+// More work for the transaction that creates or replaces a file (e.g. marking the upload it came
+// from as completed): both commit or neither does.
+using txn_hook = std::function<void(metadata_txn&, const file_record&)>;
 
 enum class share_outcome { created, updated, unchanged };
 
@@ -30,7 +33,7 @@ class file_service {
 
   // Takes ownership of a committed blob: it is removed again if the metadata commit fails.
   file_view create(const user& caller, std::string name, std::string content_type,
-                   const blob_info& blob);
+                   const blob_info& blob, const txn_hook& also = {});
   file_view get(const user& caller, std::string_view file_id);
   // The file's current record and an open descriptor of its content (the caller closes it).
   // A replace or delete may remove the blob between reading the record and opening it; the
@@ -43,7 +46,7 @@ class file_service {
   file_view check_replace(const user& caller, std::string_view file_id, const precondition& pre);
   file_view replace(const user& caller, std::string_view file_id, const precondition& pre,
                     const blob_info& blob, std::optional<std::string> name,
-                    std::optional<std::string> content_type);
+                    std::optional<std::string> content_type, const txn_hook& also = {});
   void remove(const user& caller, std::string_view file_id, const precondition& pre);
 
   std::pair<share, share_outcome> share_file(const user& caller, std::string_view file_id,

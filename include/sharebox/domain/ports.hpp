@@ -14,6 +14,7 @@
 #include "sharebox/domain/event.hpp"
 #include "sharebox/domain/model.hpp"
 #include "sharebox/domain/notification.hpp"
+#include "sharebox/domain/upload.hpp"
 
 namespace sharebox::domain {
 
@@ -61,6 +62,25 @@ class metadata_txn {
   virtual void mark_read(std::string_view user_id, std::string_view id, std::int64_t at) = 0;
   virtual std::int64_t mark_all_read(std::string_view user_id, std::int64_t at) = 0;
   virtual void delete_notification(std::string_view user_id, std::string_view id) = 0;
+
+  virtual void insert_upload(const upload_record& u) = 0;
+  virtual std::optional<upload_record> find_upload(std::string_view id) = 0;
+  // Writes every mutable field (state, size, offset, file_id, expiry, ...).
+  virtual void update_upload(const upload_record& u) = 0;
+  // Deletes the upload and its chunk records; false if there was none.
+  virtual bool delete_upload(std::string_view id) = 0;
+  virtual std::int64_t count_open_uploads(std::string_view owner) = 0;
+  // Records chunk `index` as received; false if it already was.
+  virtual bool insert_chunk(std::string_view upload_id, std::uint64_t index) = 0;
+  virtual bool has_chunk(std::string_view upload_id, std::uint64_t index) = 0;
+  virtual std::uint64_t count_chunks(std::string_view upload_id) = 0;
+  virtual std::vector<std::uint64_t> chunks_of(std::string_view upload_id) = 0;
+  virtual void delete_chunks(std::string_view upload_id) = 0;
+  // Open uploads whose expiry has passed, oldest first.
+  virtual std::vector<upload_record> uploads_expired_by(std::int64_t now, std::size_t limit) = 0;
+  // Deletes the records of completed and expired uploads whose retention ended; returns how many.
+  virtual std::int64_t purge_uploads(std::int64_t now) = 0;
+  virtual std::vector<std::string> open_upload_ids() = 0;
 };
 
 class metadata_store {
@@ -126,6 +146,34 @@ class blob_store {
   // An open read-only descriptor (caller closes), or -1 if missing.
   virtual int open(std::string_view blob_id) const = 0;
   virtual void remove(std::string_view blob_id) noexcept = 0;
+};
+
+// One resumable upload's file, written at any offset over many requests.
+class staged_file {
+ public:
+  virtual ~staged_file() = default;
+  virtual void write_at(std::uint64_t offset, const void* data, std::size_t size) = 0;
+  // Reads up to `size` bytes; fewer only at the end of the file.
+  virtual std::size_t read_at(std::uint64_t offset, void* data, std::size_t size) = 0;
+  // Everything written so far survives power loss.
+  virtual void sync() = 0;
+};
+
+// Where resumable uploads accumulate until they become blobs.
+class upload_staging {
+ public:
+  virtual ~upload_staging() = default;
+  // Creates the upload's file with `size` bytes reserved when known (so a full disk shows at
+  // once, not half-way); durable on return.
+  virtual void create(std::string_view upload_id, std::optional<std::uint64_t> size) = 0;
+  // Throws if the upload has no file.
+  virtual std::unique_ptr<staged_file> open(std::string_view upload_id) = 0;
+  // The upload's bytes become a committed blob without being copied; durable on return. The
+  // staged file remains until remove(), so a metadata commit that fails loses nothing.
+  virtual blob_info promote(std::string_view upload_id, std::uint64_t size, std::string sha256) = 0;
+  virtual void remove(std::string_view upload_id) noexcept = 0;
+  // Ids of every staged file.
+  virtual std::vector<std::string> list() = 0;
 };
 
 }  // namespace sharebox::domain

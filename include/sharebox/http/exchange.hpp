@@ -54,6 +54,8 @@ class exchange {
   virtual awaitable<void> send_file(bhttp::response_header<> header, int fd,
                                     std::vector<body_piece> pieces) = 0;
   virtual bool response_sent() const = 0;
+  // A header for whatever response this request gets, errors included (CORS, Tus-Resumable).
+  virtual void add_response_header(std::string name, std::string value) = 0;
 
   // Completes a WebSocket upgrade of this request, calls `on_open` with the sink, and returns
   // when the client disconnects (incoming messages are ignored). The connection is then done.

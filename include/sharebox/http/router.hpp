@@ -53,14 +53,18 @@ class router {
   const std::vector<route>& routes() const noexcept { return routes_; }
 
  private:
+  // "/a/{b}" -> {"a", "{b}"}; a trailing slash is an empty last segment, as in parse_target.
   static std::vector<std::string> split(std::string_view pattern) {
     std::vector<std::string> out;
+    const bool trailing_slash = pattern.size() > 1 && pattern.back() == '/';
     while (!pattern.empty()) {
       if (pattern.front() == '/') pattern.remove_prefix(1);
       const auto slash = pattern.find('/');
       out.emplace_back(pattern.substr(0, slash));
       pattern = slash == std::string_view::npos ? std::string_view{} : pattern.substr(slash);
+      if (pattern == "/") break;
     }
+    if (trailing_slash) out.emplace_back();
     return out;
   }
 

@@ -25,6 +25,11 @@ class fs_blob_store final : public domain::blob_store {
 
   const std::filesystem::path& temp_dir() const noexcept { return tmp_; }
 
+  // Links an existing, fsynced file on the same filesystem in as a new blob (no copy), durably.
+  // The original name stays; removing either name leaves the other intact.
+  domain::blob_info adopt(const std::filesystem::path& file, std::uint64_t size,
+                          std::string sha256);
+
  private:
   std::filesystem::path blob_path(std::string_view blob_id) const;
   std::filesystem::path blobs_;

@@ -50,6 +50,9 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   awaitable<void> send_file(bhttp::response_header<> header, int fd,
                             std::vector<http::body_piece> pieces) override;
   bool response_sent() const override { return response_sent_; }
+  void add_response_header(std::string name, std::string value) override {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
   awaitable<void> stream_websocket(
       std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
   awaitable<void> stream_sse(
@@ -79,6 +82,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   std::uint64_t bytes_out_ = 0;
   unsigned status_ = 0;
   std::string principal_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
   std::chrono::steady_clock::time_point started_;
 
   bool idle_ = true;

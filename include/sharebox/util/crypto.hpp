@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,35 @@ class sha256 {
   struct ctx_deleter {
     void operator()(void* p) const noexcept;
   };
+  std::unique_ptr<void, ctx_deleter> ctx_;
+};
+
+enum class hash_algorithm { md5, sha1, sha256, sha512 };
+// "md5", "sha1", "sha256"/"sha-256", "sha512"/"sha-512" (case-insensitive).
+std::optional<hash_algorithm> parse_hash_algorithm(std::string_view name) noexcept;
+
+// Incremental digest of any supported algorithm. Copyable, so a running hash can be forked:
+// one copy goes on with a request's bytes and replaces the original only if the request
+// succeeds.
+class hasher {
+ public:
+  explicit hasher(hash_algorithm a);
+  ~hasher();
+  hasher(const hasher& other);
+  hasher& operator=(const hasher& other);
+  hasher(hasher&&) noexcept;
+  hasher& operator=(hasher&&) noexcept;
+
+  void update(const void* data, std::size_t size);
+  // The raw digest. The hasher is spent afterwards.
+  std::string finish();
+  hash_algorithm algorithm() const noexcept { return algorithm_; }
+
+ private:
+  struct ctx_deleter {
+    void operator()(void* p) const noexcept;
+  };
+  hash_algorithm algorithm_;
   std::unique_ptr<void, ctx_deleter> ctx_;
 };
 

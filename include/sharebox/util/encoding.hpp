@@ -15,6 +15,8 @@ std::string to_hex(const Bytes& b) {
 std::string base64url_encode(std::string_view bytes);
 std::optional<std::string> base64url_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
+// Standard alphabet, padding required; nullopt if malformed.
+std::optional<std::string> base64_decode(std::string_view text);
 
 // Percent-decoding of a URL component; nullopt on a malformed escape. `plus_is_space` for
 // application/x-www-form-urlencoded query strings.

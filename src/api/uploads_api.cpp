@@ -1,0 +1,256 @@
+// The chunked upload API (/v1/uploads): init, chunks in any order and in parallel, status,
+// missing chunks, complete, abort. See docs/uploads.md.
+#include <charconv>
+
+#include "sharebox/api/handlers.hpp"
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/http/offload.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/encoding.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace sharebox::api {
+
+namespace {
+
+using domain::errc;
+
+[[noreturn]] void invalid_parameter(std::string detail) {
+  throw domain::error(errc::invalid_parameter, std::move(detail));
+}
+
+std::string string_field(const nlohmann::json& body, const char* name, bool required) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) invalid_parameter(std::string(name) + " is required.");
+    return {};
+  }
+  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
+  return it->get<std::string>();
+}
+
+std::optional<std::uint64_t> size_field(const nlohmann::json& body, const char* name,
+                                        bool required) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) invalid_parameter(std::string(name) + " is required.");
+    return std::nullopt;
+  }
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
+    invalid_parameter(std::string(name) + " must be a non-negative integer.");
+  }
+  return it->get<std::uint64_t>();
+}
+
+std::uint64_t chunk_index(const request_context& ctx) {
+  const std::string& s = ctx.path.at("index");
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || (s.size() > 1 && s[0] == '0')) {
+    throw domain::error(errc::invalid_chunk_index, "The chunk index must be a decimal integer.");
+  }
+  return v;
+}
+
+nlohmann::json status_json(const domain::upload_status& s) {
+  const auto& u = s.upload;
+  nlohmann::json j{
+      {"upload_id", u.id},
+      {"filename", u.filename},
+      {"size", u.size.value_or(0)},
+      {"content_type", u.content_type},
+      {"chunk_size", u.chunk_size},
+      {"chunk_count", u.chunk_count()},
+      {"received_chunks", s.received_chunks},
+      {"received_bytes", s.received_bytes},
+      {"state", domain::to_string(u.state)},
+      {"created_at", util::format_rfc3339(u.created_at)},
+      {"expires_at", util::format_rfc3339(u.expires_at)},
+  };
+  if (!u.sha256.empty()) j["sha256"] = u.sha256;
+  if (!u.replace_file_id.empty()) j["file_id"] = u.replace_file_id;
+  if (!u.file_id.empty()) j["file_id"] = u.file_id;
+  return j;
+}
+
+// Reads and discards what remains of a body, up to `limit` bytes (a duplicate chunk's).
+awaitable<void> discard_body(request_context& ctx, std::uint64_t limit) {
+  std::array<char, 64 * 1024> scratch;
+  std::uint64_t seen = 0;
+  while (seen <= limit) {
+    const std::size_t n = co_await ctx.io.read_body(scratch.data(), scratch.size());
+    if (n == 0) break;
+    seen += n;
+  }
+}
+
+}  // namespace
+
+std::optional<digest_expectation> content_digest(const http::request_header& req) {
+  const auto it = req.find("Content-Digest");
+  if (it == req.end()) return std::nullopt;
+  // RFC 9530: a structured-field dictionary, e.g. `sha-256=:BASE64:, sha-512=:BASE64:`. The
+  // strongest algorithm we support is checked; unknown ones are ignored, as the RFC allows.
+  std::optional<digest_expectation> best;
+  std::string_view rest = it->value();
+  const auto bad = [] {
+    throw http::api_error(bhttp::status::bad_request, "invalid_digest",
+                          "Content-Digest must look like 'sha-256=:BASE64:'.");
+  };
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ')
+      item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ')
+      item.remove_suffix(1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) bad();
+    const auto name = item.substr(0, eq);
+    auto value = item.substr(eq + 1);
+    if (value.size() < 2 || value.front() != ':' || value.back() != ':') bad();
+    const auto raw = util::base64_decode(value.substr(1, value.size() - 2));
+    if (!raw) bad();
+    const auto algo = util::parse_hash_algorithm(name);
+    if (!algo || (*algo != util::hash_algorithm::sha256 && *algo != util::hash_algorithm::sha512))
+      continue;
+    if (best && best->algorithm == util::hash_algorithm::sha512) continue;
+    best = digest_expectation{*algo, *raw};
+  }
+  return best;
+}
+
+awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w) {
+  const std::size_t size = ctx.svc.opts.upload_buffer_bytes;
+  auto buf = std::make_unique<char[]>(size);
+  for (;;) {
+    std::size_t got = 0;
+    while (got < size) {
+      const std::size_t n = co_await ctx.io.read_body(buf.get() + got, size - got);
+      if (n == 0) break;
+      got += n;
+    }
+    if (got == 0) break;
+    co_await http::offload(ctx.svc.pool, [&] { w.write(buf.get(), got); });
+    if (got < size) break;  // the body ended inside this buffer
+  }
+}
+
+awaitable<void> post_upload_init(request_context& ctx) {
+  const auto body = co_await read_json_body(ctx);
+  domain::chunked_init req;
+  req.filename = string_field(body, "filename", true);
+  req.size = *size_field(body, "size", true);
+  req.content_type = string_field(body, "content_type", false);
+  req.sha256 = string_field(body, "sha256", false);
+  req.chunk_size = size_field(body, "chunk_size", false);
+  if (req.chunk_size == 0u) invalid_parameter("chunk_size must be positive.");
+  req.file_id = string_field(body, "file_id", false);
+  req.if_match = string_field(body, "if_match", false);
+  if (!req.if_match.empty() && req.file_id.empty()) {
+    invalid_parameter("if_match only makes sense with file_id.");
+  }
+  auto u = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.init_chunked(ctx.user, std::move(req)); });
+  nlohmann::json j{
+      {"upload_id", u.id},
+      {"filename", u.filename},
+      {"size", u.size.value_or(0)},
+      {"chunk_size", u.chunk_size},
+      {"chunk_count", u.chunk_count()},
+      {"expires_at", util::format_rfc3339(u.expires_at)},
+  };
+  auto res = json_response(bhttp::status::created, j);
+  res.set(bhttp::field::location, "/v1/uploads/" + u.id);
+  co_await ctx.io.send(std::move(res));
+}
+
+awaitable<void> put_upload_chunk(request_context& ctx) {
+  const std::string& id = ctx.path.at("id");
+  const std::uint64_t index = chunk_index(ctx);
+  const auto digest = content_digest(ctx.io.request());
+  // Admission before anything is read: a refused chunk costs the server nothing.
+  auto pass = ctx.svc.uploads.gate().enter_chunk(id, ctx.user.id, index);
+  const auto declared = ctx.io.content_length();
+  auto slot = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.begin_chunk(ctx.user, id, index, declared); });
+
+  bool duplicate = slot.duplicate;
+  domain::upload_status st;
+  if (duplicate) {
+    co_await discard_body(ctx, slot.length);
+    st = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.status(ctx.user, id); });
+  } else {
+    auto w =
+        co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.chunk_writer(slot); });
+    if (digest) w.expect_digest(digest->algorithm, digest->raw);
+    bool overflow = false;  // a chunked-encoded body longer than the chunk
+    try {
+      co_await pump_body(ctx, w);
+    } catch (const domain::error& e) {
+      if (e.code() != errc::upload_length_exceeded) throw;
+      overflow = true;
+    }
+    if (overflow || w.written() != slot.length || !ctx.io.body_complete()) {
+      throw domain::error(errc::chunk_size_mismatch,
+                          "Chunk " + std::to_string(index) + " is " + std::to_string(slot.length) +
+                              " bytes; the request carried " +
+                              (overflow ? "more" : std::to_string(w.written())) + ".",
+                          {{"expected_size", static_cast<std::int64_t>(slot.length)}});
+    }
+    st = co_await http::offload(ctx.svc.pool, [&] {
+      w.finish();  // durable, and the digest checked, before it counts
+      return ctx.svc.uploads.record_chunk(ctx.user, id, index);
+    });
+  }
+  pass = {};
+  nlohmann::json j{
+      {"upload_id", id},
+      {"index", index},
+      {"size", slot.length},
+      {"duplicate", duplicate},
+      {"received_chunks", st.received_chunks},
+      {"chunk_count", st.upload.chunk_count()},
+  };
+  co_await ctx.io.send(json_response(bhttp::status::ok, j));
+}
+
+awaitable<void> get_upload(request_context& ctx) {
+  auto st = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.status(ctx.user, ctx.path.at("id")); });
+  if (st.upload.protocol != domain::upload_protocol::chunked) {
+    throw domain::error(errc::upload_not_found, "No such upload.");
+  }
+  co_await ctx.io.send(json_response(bhttp::status::ok, status_json(st)));
+}
+
+awaitable<void> get_missing_chunks(request_context& ctx) {
+  auto missing = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.missing_chunks(ctx.user, ctx.path.at("id")); });
+  // Named, not a braced temporary inside co_await: GCC 12 mis-destroys those.
+  const nlohmann::json body{{"missing", missing}};
+  co_await ctx.io.send(json_response(bhttp::status::ok, body));
+}
+
+awaitable<void> post_upload_complete(request_context& ctx) {
+  const std::string& id = ctx.path.at("id");
+  auto pass = ctx.svc.uploads.gate().enter_exclusive(id, ctx.user.id, false, errc::upload_busy);
+  auto done =
+      co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.complete(ctx.user, id); });
+  pass = {};
+  const bool created = done.created;
+  auto res =
+      json_response(created ? bhttp::status::created : bhttp::status::ok, to_json(done.file));
+  res.set(bhttp::field::etag, domain::etag_of(done.file.file));
+  res.set(bhttp::field::location, "/files/" + done.file.file.id);
+  co_await ctx.io.send(std::move(res));
+}
+
+awaitable<void> delete_upload(request_context& ctx) {
+  co_await http::offload(ctx.svc.pool, [&] { ctx.svc.uploads.abort(ctx.user, ctx.path.at("id")); });
+  http::string_response res{bhttp::status::no_content, 11};
+  co_await ctx.io.send(std::move(res));
+}
+
+}  // namespace sharebox::api
