@@ -108,3 +108,42 @@ TEST(Router, MatchesParamsAndReportsAllowedMethods) {
   ASSERT_TRUE(m.found);
   EXPECT_EQ(m.path_params.at("user"), "bob");
 }
+
+TEST(Base64, StandardDecodeRequiresPadding) {
+  EXPECT_EQ(util::base64_decode("aGVsbG8="), "hello");
+  EXPECT_EQ(util::base64_decode("aGk="), "hi");
+  EXPECT_EQ(util::base64_decode("aGV5"), "hey");
+  EXPECT_EQ(util::base64_decode(""), "");
+  EXPECT_EQ(util::base64_decode("+/8="), std::string("\xfb\xff"));
+  EXPECT_FALSE(util::base64_decode("aGVsbG8"));    // unpadded
+  EXPECT_FALSE(util::base64_decode("aG=sbG8="));   // '=' inside
+  EXPECT_FALSE(util::base64_decode("aGVs bG8="));  // not in the alphabet
+  EXPECT_FALSE(util::base64_decode("-_8="));       // the URL alphabet is not this one
+  for (const std::string s : {"", "a", "ab", "abc", "abcd", "\x00\xff\x10"})
+    EXPECT_EQ(util::base64_decode(util::base64_encode(s)), s);
+}
+
+TEST(Hasher, KnownDigestsAndForkedState) {
+  const auto hex_of = [](util::hash_algorithm a, std::string_view s) {
+    util::hasher h(a);
+    h.update(s.data(), s.size());
+    return util::to_hex(h.finish());
+  };
+  EXPECT_EQ(hex_of(util::hash_algorithm::md5, "abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(hex_of(util::hash_algorithm::sha1, "abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(hex_of(util::hash_algorithm::sha256, "abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+  // A copy continues independently: the original is untouched by what the copy sees.
+  util::hasher base(util::hash_algorithm::sha256);
+  base.update("ab", 2);
+  util::hasher fork = base;
+  fork.update("X", 1);
+  base.update("c", 1);
+  EXPECT_EQ(util::to_hex(base.finish()), hex_of(util::hash_algorithm::sha256, "abc"));
+  EXPECT_EQ(util::to_hex(fork.finish()), hex_of(util::hash_algorithm::sha256, "abX"));
+
+  EXPECT_EQ(util::parse_hash_algorithm("SHA-256"), util::hash_algorithm::sha256);
+  EXPECT_EQ(util::parse_hash_algorithm("sha1"), util::hash_algorithm::sha1);
+  EXPECT_FALSE(util::parse_hash_algorithm("crc32"));
+}
