@@ -199,6 +199,9 @@ class api {
       throw http::api_error(bhttp::status::method_not_allowed, "method_not_allowed",
                             "Allowed methods: " + allow + ".");
     }
+    // tus requires Tus-Resumable on every response, a failed authentication's included.
+    if (!target->path.empty() && target->path.front() == "tus")
+      io.add_response_header("Tus-Resumable", "1.0.0");
     request_context ctx{io, svc_, std::move(m.path_params), std::move(target->query), {}};
     if (!m.found->handler.public_route) {
       ctx.user = co_await authenticate(ctx);

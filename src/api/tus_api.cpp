@@ -44,10 +44,9 @@ std::optional<std::uint64_t> number_header(const request_context& ctx, std::stri
   return n;
 }
 
-// Every tus response names the protocol version, errors included; requests other than OPTIONS
-// (and plain GET downloads) must name the version they speak.
+// Requests other than OPTIONS (and plain GET downloads) must name the tus version they speak.
+// (Every /tus response names it: the router adds Tus-Resumable before authentication.)
 void begin_tus(request_context& ctx, bool require_version) {
-  ctx.io.add_response_header("Tus-Resumable", tus_version);
   if (!require_version) return;
   const auto v = header(ctx, "Tus-Resumable");
   if (!v || *v != tus_version) {
@@ -261,8 +260,24 @@ awaitable<void> tus_create(request_context& ctx) {
     result = co_await http::offload(
         ctx.svc.pool, [&] { return ctx.svc.uploads.create_tus(ctx.user, std::move(req)); });
     if (with_body) {
-      // creation-with-upload: the first bytes ride along with the creation request.
-      result = co_await receive_patch(ctx, result.upload.id, 0);
+      // creation-with-upload: the first bytes ride along with the creation request. If they
+      // fail, the client never learns the upload's URL: remove it rather than leave it
+      // unreachable until it expires.
+      std::exception_ptr failure;
+      try {
+        result = co_await receive_patch(ctx, result.upload.id, 0);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        co_await http::offload(ctx.svc.pool, [&] {
+          try {
+            ctx.svc.uploads.abort(ctx.user, result.upload.id);
+          } catch (const std::exception&) {
+          }
+        });
+        std::rethrow_exception(failure);
+      }
     }
   }
   http::string_response res{bhttp::status::created, 11};

@@ -73,17 +73,6 @@ nlohmann::json status_json(const domain::upload_status& s) {
   return j;
 }
 
-// Reads and discards what remains of a body, up to `limit` bytes (a duplicate chunk's).
-awaitable<void> discard_body(request_context& ctx, std::uint64_t limit) {
-  std::array<char, 64 * 1024> scratch;
-  std::uint64_t seen = 0;
-  while (seen <= limit) {
-    const std::size_t n = co_await ctx.io.read_body(scratch.data(), scratch.size());
-    if (n == 0) break;
-    seen += n;
-  }
-}
-
 }  // namespace
 
 std::optional<digest_expectation> content_digest(const http::request_header& req) {
@@ -106,7 +95,7 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
     while (!item.empty() && item.back() == ' ')
       item.remove_suffix(1);
     const auto eq = item.find('=');
-    if (eq == std::string_view::npos) bad();
+    if (eq == std::string_view::npos || eq == 0) bad();  // also an empty member (",,", ", ")
     const auto name = item.substr(0, eq);
     auto value = item.substr(eq + 1);
     if (value.size() < 2 || value.front() != ':' || value.back() != ':') bad();
@@ -176,34 +165,33 @@ awaitable<void> put_upload_chunk(request_context& ctx) {
   auto slot = co_await http::offload(
       ctx.svc.pool, [&] { return ctx.svc.uploads.begin_chunk(ctx.user, id, index, declared); });
 
-  bool duplicate = slot.duplicate;
-  domain::upload_status st;
-  if (duplicate) {
-    co_await discard_body(ctx, slot.length);
-    st = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.status(ctx.user, id); });
-  } else {
-    auto w =
-        co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.chunk_writer(slot); });
-    if (digest) w.expect_digest(digest->algorithm, digest->raw);
-    bool overflow = false;  // a chunked-encoded body longer than the chunk
-    try {
-      co_await pump_body(ctx, w);
-    } catch (const domain::error& e) {
-      if (e.code() != errc::upload_length_exceeded) throw;
-      overflow = true;
-    }
-    if (overflow || w.written() != slot.length || !ctx.io.body_complete()) {
-      throw domain::error(errc::chunk_size_mismatch,
-                          "Chunk " + std::to_string(index) + " is " + std::to_string(slot.length) +
-                              " bytes; the request carried " +
-                              (overflow ? "more" : std::to_string(w.written())) + ".",
-                          {{"expected_size", static_cast<std::int64_t>(slot.length)}});
-    }
-    st = co_await http::offload(ctx.svc.pool, [&] {
-      w.finish();  // durable, and the digest checked, before it counts
-      return ctx.svc.uploads.record_chunk(ctx.user, id, index);
-    });
+  const bool duplicate = slot.duplicate;
+  auto w = co_await http::offload(ctx.svc.pool, [&] {
+    // A stored chunk sent again replaces the stored one (it may be the repair of a chunk that
+    // made the whole file's sha256 wrong). It stops counting as received first, so a crash in
+    // the middle of the rewrite leaves it missing, never half old and half new.
+    if (duplicate) ctx.svc.uploads.forget_chunk(ctx.user, id, index);
+    return ctx.svc.uploads.chunk_writer(slot);
+  });
+  if (digest) w.expect_digest(digest->algorithm, digest->raw);
+  bool overflow = false;  // a chunked-encoded body longer than the chunk
+  try {
+    co_await pump_body(ctx, w);
+  } catch (const domain::error& e) {
+    if (e.code() != errc::upload_length_exceeded) throw;
+    overflow = true;
   }
+  if (overflow || w.written() != slot.length || !ctx.io.body_complete()) {
+    throw domain::error(errc::chunk_size_mismatch,
+                        "Chunk " + std::to_string(index) + " is " + std::to_string(slot.length) +
+                            " bytes; the request carried " +
+                            (overflow ? "more" : std::to_string(w.written())) + ".",
+                        {{"expected_size", static_cast<std::int64_t>(slot.length)}});
+  }
+  const auto st = co_await http::offload(ctx.svc.pool, [&] {
+    w.finish();  // durable, and the digest checked, before it counts
+    return ctx.svc.uploads.record_chunk(ctx.user, id, index);
+  });
   pass = {};
   nlohmann::json j{
       {"upload_id", id},

@@ -252,6 +252,16 @@ upload_writer upload_service::chunk_writer(const chunk_slot& slot) {
   return upload_writer(staging_.open(slot.upload.id), slot.offset, slot.length);
 }
 
+void upload_service::forget_chunk(const user& caller, std::string_view id, std::uint64_t index) {
+  meta_.write([&](metadata_txn& tx) {
+    const auto u = owned(tx, caller, id);
+    if (u.state != upload_state::open) {
+      throw error(errc::upload_completed, "This upload is already complete.");
+    }
+    tx.delete_chunk(id, index);
+  });
+}
+
 upload_status upload_service::record_chunk(const user& caller, std::string_view id,
                                            std::uint64_t index) {
   upload_status s;

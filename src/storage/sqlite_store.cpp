@@ -108,6 +108,9 @@ class txn final : public domain::metadata_txn {
   bool has_chunk(std::string_view upload_id, std::uint64_t index) override {
     return uploads_sql::has_chunk(db_, upload_id, index);
   }
+  void delete_chunk(std::string_view upload_id, std::uint64_t index) override {
+    uploads_sql::delete_chunk(db_, upload_id, index);
+  }
   std::uint64_t count_chunks(std::string_view upload_id) override {
     return uploads_sql::count_chunks(db_, upload_id);
   }

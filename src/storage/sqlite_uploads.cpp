@@ -152,6 +152,13 @@ bool has_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t i
   return q.executeStep();
 }
 
+void delete_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index) {
+  SQLite::Statement q(db, "DELETE FROM upload_chunks WHERE upload_id = ? AND idx = ?");
+  bind_text(q, 1, upload_id);
+  bind_u64(q, 2, index);
+  q.exec();
+}
+
 std::uint64_t count_chunks(SQLite::Database& db, std::string_view upload_id) {
   SQLite::Statement q(db, "SELECT COUNT(*) FROM upload_chunks WHERE upload_id = ?");
   bind_text(q, 1, upload_id);

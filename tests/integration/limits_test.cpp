@@ -5,6 +5,7 @@
 #include <string>
 
 #include "support/fixture.hpp"
+#include "support/upload_helpers.hpp"
 
 namespace sharebox::test {
 namespace {
@@ -14,15 +15,6 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 constexpr std::uint64_t max_file_size = 1024 * 1024;
-
-std::string request_head(std::string_view method, std::string_view target, std::uint16_t port,
-                         const header_list& headers) {
-  std::string out = std::string(method) + " " + std::string(target) +
-                    " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
-  for (const auto& [n, v] : headers)
-    out += n + ": " + v + "\r\n";
-  return out + "\r\n";
-}
 
 long ms_since(steady::time_point start) {
   return static_cast<long>(
@@ -69,7 +61,7 @@ TEST_F(Limits, OversizedContentLengthIs413BeforeBody) {
     header_list h = auth_and(v.headers);
     h.emplace_back("Content-Length", length);
     connection conn(port(), 5s);
-    conn.send_raw(request_head(v.method, v.target, port(), h));
+    conn.send_raw(raw_request_head(v.method, v.target, port(), h));
     const auto start = steady::now();
     const response r = conn.read_response();  // throws on timeout: the server waited for a body
     EXPECT_LT(ms_since(start), 3000);
@@ -81,7 +73,7 @@ TEST_F(Limits, OversizedContentLengthIs413BeforeBody) {
 
 TEST_F(Limits, ExpectContinueWithOversizedLengthGets413Not100) {
   connection conn(port(), 5s);
-  conn.send_raw(request_head("POST", "/files?name=big.bin", port(),
+  conn.send_raw(raw_request_head("POST", "/files?name=big.bin", port(),
                              auth_and({{"Content-Length", "10737418240"},
                                        {"Content-Type", "application/octet-stream"},
                                        {"Expect", "100-continue"}})));
@@ -122,7 +114,7 @@ TEST_F(Limits, ChunkedUploadOverLimitIs413AndLeavesNothing) {
 TEST_F(Limits, OversizedHeaderBlockIs431) {
   const std::string pad(17 * 1024, 'a');
   connection conn(port(), 5s);
-  conn.send_raw(request_head("GET", "/health", port(), {{"X-Pad", pad}}));
+  conn.send_raw(raw_request_head("GET", "/health", port(), {{"X-Pad", pad}}));
   EXPECT_TRUE(is_problem(conn.read_response(), 431, "headers_too_large"));
 
   // Many small headers add up as well.
@@ -130,7 +122,7 @@ TEST_F(Limits, OversizedHeaderBlockIs431) {
   for (int i = 0; i < 400; ++i)
     many.emplace_back("X-Pad-" + std::to_string(i), std::string(50, 'b'));
   connection conn2(port(), 5s);
-  conn2.send_raw(request_head("GET", "/files", port(), many));
+  conn2.send_raw(raw_request_head("GET", "/files", port(), many));
   EXPECT_TRUE(is_problem(conn2.read_response(), 431, "headers_too_large"));
 
   // A large but acceptable header block is fine.
@@ -154,7 +146,7 @@ TEST_F(Limits, MalformedRequestLineIs400) {
 
 TEST_F(Limits, InvalidContentLengthIs400) {
   const auto result = raw_exchange(
-      port(), request_head("POST", "/files?name=x", port(), auth_and({{"Content-Length", "abc"}})),
+      port(), raw_request_head("POST", "/files?name=x", port(), auth_and({{"Content-Length", "abc"}})),
       5s);
   const auto r = parse_response(result.data);
   ASSERT_TRUE(r.has_value()) << result.data;
@@ -198,7 +190,7 @@ TEST_F(Timeouts, ConnectionThatNeverSendsARequestIsClosed) {
 TEST_F(Timeouts, StalledBodyIsDisconnected) {
   const std::string key = server().add_user("alice");
   connection stalled(port(), 10s);
-  stalled.send_raw(request_head("POST", "/files?name=stall.bin", port(),
+  stalled.send_raw(raw_request_head("POST", "/files?name=stall.bin", port(),
                                 {{"Authorization", "Bearer " + key},
                                  {"Content-Type", "application/octet-stream"},
                                  {"Content-Length", "100000"}}));
@@ -225,7 +217,7 @@ TEST_F(Timeouts, SlowButSteadyClientIsNotCutOff) {
   const std::string key = server().add_user("alice");
   const std::string body = generate_bytes(6 * 1024, 11);
   connection conn(port(), 10s);
-  conn.send_raw(request_head("POST", "/files?name=slow.bin", port(),
+  conn.send_raw(raw_request_head("POST", "/files?name=slow.bin", port(),
                              {{"Authorization", "Bearer " + key},
                               {"Content-Type", "application/octet-stream"},
                               {"Content-Length", std::to_string(body.size())}}));

@@ -73,6 +73,7 @@ class metadata_txn {
   // Records chunk `index` as received; false if it already was.
   virtual bool insert_chunk(std::string_view upload_id, std::uint64_t index) = 0;
   virtual bool has_chunk(std::string_view upload_id, std::uint64_t index) = 0;
+  virtual void delete_chunk(std::string_view upload_id, std::uint64_t index) = 0;
   virtual std::uint64_t count_chunks(std::string_view upload_id) = 0;
   virtual std::vector<std::uint64_t> chunks_of(std::string_view upload_id) = 0;
   virtual void delete_chunks(std::string_view upload_id) = 0;

@@ -94,7 +94,7 @@ struct chunk_slot {
   upload_record upload;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
-  bool duplicate = false;  // already stored: the body is to be discarded
+  bool duplicate = false;  // already stored: the new bytes replace it
 };
 
 // Where a tus PATCH goes.
@@ -125,6 +125,8 @@ class upload_service {
   chunk_slot begin_chunk(const user& caller, std::string_view id, std::uint64_t index,
                          std::optional<std::uint64_t> body_length);
   upload_writer chunk_writer(const chunk_slot& slot);
+  // Before a stored chunk is written again: it stops counting as received.
+  void forget_chunk(const user& caller, std::string_view id, std::uint64_t index);
   // After the writer finished: the chunk counts as received.
   upload_status record_chunk(const user& caller, std::string_view id, std::uint64_t index);
   completion complete(const user& caller, std::string_view id);

@@ -21,6 +21,7 @@ bool remove(SQLite::Database& db, std::string_view id);
 std::int64_t count_open(SQLite::Database& db, std::string_view owner);
 bool insert_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index);
 bool has_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index);
+void delete_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index);
 std::uint64_t count_chunks(SQLite::Database& db, std::string_view upload_id);
 std::vector<std::uint64_t> chunks_of(SQLite::Database& db, std::string_view upload_id);
 void delete_chunks(SQLite::Database& db, std::string_view upload_id);
