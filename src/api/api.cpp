@@ -77,6 +77,7 @@ http::router<route_entry> build_routes() {
   r.add(verb::put, "/v1/uploads/{id}/chunks/{index}", {put_upload_chunk});
   r.add(verb::get, "/v1/uploads/{id}/missing-chunks", {get_missing_chunks});
   r.add(verb::post, "/v1/uploads/{id}/complete", {post_upload_complete});
+  r.add(verb::get, "/v1/uploads/{id}/download", {get_upload_download});
   // tus: OPTIONS is public (capability discovery; browsers send CORS preflights without
   // credentials). Both "/tus" and "/tus/" are the creation endpoint.
   for (const char* endpoint : {"/tus", "/tus/"}) {

@@ -235,6 +235,21 @@ awaitable<void> post_upload_complete(request_context& ctx) {
   co_await ctx.io.send(std::move(res));
 }
 
+awaitable<void> get_upload_download(request_context& ctx) {
+  // The seed's route: a completed upload's content, served as its file (ranges and all).
+  const auto u = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.find(ctx.user, ctx.path.at("id")); });
+  if (u.protocol != domain::upload_protocol::chunked) {
+    throw domain::error(errc::upload_not_found, "No such upload.");
+  }
+  if (u.state != domain::upload_state::completed) {
+    throw http::api_error(bhttp::status::conflict, "upload_incomplete",
+                          "This upload has not been completed yet.");
+  }
+  ctx.path.insert_or_assign("id", u.file_id);
+  co_await get_file(ctx);
+}
+
 awaitable<void> delete_upload(request_context& ctx) {
   co_await http::offload(ctx.svc.pool, [&] { ctx.svc.uploads.abort(ctx.user, ctx.path.at("id")); });
   http::string_response res{bhttp::status::no_content, 11};

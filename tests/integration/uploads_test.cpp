@@ -412,6 +412,21 @@ TEST_F(Uploads, ChecksumMismatchCanBeRepairedByResendingTheWrongChunk) {
   EXPECT_EQ(content_of(json_body(done)["id"].get<std::string>()), p.bytes);
 }
 
+TEST_F(Uploads, DownloadServesTheCompletedUpload) {
+  const payload p(2 * min_chunk + 10, 21);
+  const std::string id = start(p);
+  const std::string download = "/v1/uploads/" + id + "/download";
+  EXPECT_TRUE(is_problem(a().get(download), 409, "upload_incomplete"));
+  finish_and_verify(id, p, p.all());
+  const response r = a().get(download);
+  ASSERT_TRUE(has_status(r, 200));
+  EXPECT_EQ(r.body, p.bytes);
+  const response part = a().get(download, {{"Range", "bytes=0-9"}});
+  ASSERT_TRUE(has_status(part, 206));
+  EXPECT_EQ(part.body, p.bytes.substr(0, 10));
+  EXPECT_TRUE(is_problem(make_user("bob").get(download), 404, "upload_not_found"));
+}
+
 TEST_F(Uploads, EmptyFile) {
   const response r = init(a(), "empty.txt", 0);
   ASSERT_TRUE(has_status(r, 201));

@@ -36,6 +36,7 @@ awaitable<void> put_upload_chunk(request_context& ctx);
 awaitable<void> get_upload(request_context& ctx);
 awaitable<void> get_missing_chunks(request_context& ctx);
 awaitable<void> post_upload_complete(request_context& ctx);
+awaitable<void> get_upload_download(request_context& ctx);
 awaitable<void> delete_upload(request_context& ctx);
 
 awaitable<void> tus_options(request_context& ctx);
