@@ -9,6 +9,7 @@
 #include "sharebox/app/config.hpp"
 #include "sharebox/app/events_command.hpp"
 #include "sharebox/app/server.hpp"
+#include "sharebox/client/commands.hpp"
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/storage/sqlite_store.hpp"
@@ -81,6 +82,7 @@ void add_serve_options(CLI::App* cmd, config& c) {
                   "Comma-separated origins whose browser pages may call the API, or '*'")
       ->envname("SHAREBOX_CORS_ORIGINS");
   cmd->add_option("--chunk-size", c.chunk_size,
+                  "Default chunk size of the chunked upload API (clients may ask for another "
                   "between 64K and 64M)")
       ->envname("CHUNK_SIZE_BYTES")
       ->transform(CLI::AsSizeValue(false))
@@ -200,7 +202,9 @@ int main(int argc, char** argv) {
   events->add_flag("--json", ev.json, "Print each event's raw JSON body");
   events->add_option("--count", ev.count, "Exit after this many events");
 
+  auto client_commands = sharebox::client::add_commands(app);
   CLI11_PARSE(app, argc, argv);
+  if (auto status = client_commands->run()) return *status;
   if (*events) return sharebox::app::run_events_command(ev);
 
   auto logger = spdlog::stderr_color_mt("sharebox");

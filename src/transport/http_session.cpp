@@ -341,7 +341,7 @@ bool http_session::body_complete() const {
 
 awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
   if (body_done_ || size == 0) co_return 0;
-  if (continue_pending_) {
+  if (continue_pending_ && !response_sent_) {
     continue_pending_ = false;
     static constexpr std::string_view msg = "HTTP/1.1 100 Continue\r\n\r\n";
     co_await write_buffer(asio::buffer(msg.data(), msg.size()));
@@ -382,7 +382,9 @@ awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
 void http_session::prepare_common(bhttp::fields& f, bool& keep_alive) {
   const bool drainable =
       body_done_ || (body_mode_ == body_mode::length && body_remaining_ <= drain_limit);
-  keep_alive = !closing_ && parser_->get().keep_alive() && drainable;
+  // A client still waiting for 100 Continue may or may not send its body now that a final
+  // answer came instead: close rather than guess (and never send a 100 after that answer).
+  keep_alive = !closing_ && parser_->get().keep_alive() && drainable && !continue_pending_;
   f.set("X-Request-Id", request_id_);
   for (const auto& [name, value] : extra_headers_)
     f.set(name, value);

@@ -42,34 +42,6 @@ constexpr std::size_t max_kept_output = 1024 * 1024;
   throw std::system_error(errno, std::system_category(), what);
 }
 
-// Runs in the forked child: only async-signal-safe calls until execv.
-[[noreturn]] void exec_child(char* const* argv, char* const* envp, int in_fd, int out_fd,
-                             int err_fd, pid_t parent) {
-  // The child dies with the test process (PDEATHSIG follows the forking thread; servers are
-  // started from the test's main thread).
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  // Own process group, so kill9() also takes down anything the child spawned.
-  ::setpgid(0, 0);
-  ::dup2(in_fd, STDIN_FILENO);
-  ::dup2(out_fd, STDOUT_FILENO);
-  ::dup2(err_fd, STDERR_FILENO);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
-    ::signal(sig, SIG_DFL);
-  // Do not leak the test's sockets (Asio does not use SOCK_CLOEXEC) into the child.
-  if (::close_range(3, ~0U, 0) != 0) {
-    for (int fd = 3; fd < 4096; ++fd)
-      ::close(fd);
-  }
-  ::execve(argv[0], argv, envp);
-  static constexpr char msg[] = "sharebox test harness: execve failed\n";
-  [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-  ::_exit(127);
-}
-
 // The environment for children: ours minus the server's own configuration variables
 // (SHAREBOX_*, API_KEY_MAPPINGS), so the tests see only the flags they pass.
 std::vector<std::string> child_environment() {
@@ -120,6 +92,33 @@ long read_status_field(pid_t pid, std::string_view field) {
 }
 
 }  // namespace
+
+void exec_child(char* const* argv, char* const* envp, int in_fd, int out_fd, int err_fd,
+                pid_t parent) {
+  // The child dies with the test process (PDEATHSIG follows the forking thread; servers are
+  // started from the test's main thread).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  // Own process group, so kill9() also takes down anything the child spawned.
+  ::setpgid(0, 0);
+  ::dup2(in_fd, STDIN_FILENO);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(err_fd, STDERR_FILENO);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD})
+    ::signal(sig, SIG_DFL);
+  // Do not leak the test's sockets (Asio does not use SOCK_CLOEXEC) into the child.
+  if (::close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 4096; ++fd)
+      ::close(fd);
+  }
+  ::execve(argv[0], argv, envp);
+  static constexpr char msg[] = "sharebox test harness: execve failed\n";
+  [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  ::_exit(127);
+}
 
 std::string trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");

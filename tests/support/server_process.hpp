@@ -45,6 +45,12 @@ struct cli_result {
 cli_result run_program(const std::vector<std::string>& program, std::chrono::milliseconds timeout,
                        std::optional<std::vector<std::string>> env = std::nullopt);
 
+// In a forked child: only async-signal-safe calls, then execve(argv, envp) with stdin, stdout and
+// stderr from the given descriptors, in its own process group, dying with its parent `parent`,
+// with every other descriptor closed.
+[[noreturn]] void exec_child(char* const* argv, char* const* envp, int in_fd, int out_fd,
+                             int err_fd, pid_t parent);
+
 class server_process {
  public:
   static constexpr std::chrono::seconds startup_timeout{20};

@@ -1,0 +1,134 @@
+#include "sharebox/client/chunk_sender.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "sharebox/client/error.hpp"
+#include "sharebox/client/file_io.hpp"
+#include "sharebox/client/progress.hpp"
+#include "sharebox/util/crypto.hpp"
+#include "sharebox/util/encoding.hpp"
+
+namespace sharebox::client {
+
+namespace {
+
+// A digest mismatch means the bytes changed between our read and the server's check (a flaky
+// disk or network): read and send again a few times, then give up.
+constexpr int max_digest_attempts = 3;
+
+std::string content_digest(std::string_view bytes) {
+  const auto digest = util::sha256::of(bytes);
+  const std::string_view raw(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return "sha-256=:" + util::base64_encode(raw) + ":";
+}
+
+}  // namespace
+
+std::uint64_t upload_plan::length(std::uint64_t index) const {
+  const std::uint64_t off = offset(index);
+  return off >= size ? 0 : std::min(chunk_size, size - off);
+}
+
+chunk_sender::chunk_sender(endpoint ep, retry_policy policy, chunk_source source, upload_plan plan,
+                           unsigned parallel, rate_limiter* limiter, progress& meter)
+    : ep_(std::move(ep)),
+      policy_(policy),
+      source_(std::move(source)),
+      plan_(std::move(plan)),
+      parallel_(std::max(1u, parallel)),
+      limiter_(limiter),
+      meter_(meter) {}
+
+void chunk_sender::send(const std::vector<std::uint64_t>& indices) {
+  if (indices.empty()) return;
+  stop_ = false;
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr first_error;
+  const auto workers = static_cast<unsigned>(std::min<std::size_t>(parallel_, indices.size()));
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) {
+    threads.emplace_back([&] {
+      try {
+        work(indices, next);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!first_error) first_error = std::current_exception();
+        stop_ = true;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+void chunk_sender::work(const std::vector<std::uint64_t>& indices, std::atomic<std::size_t>& next) {
+  // One keep-alive connection and one chunk buffer per worker.
+  api_session session(ep_, policy_);
+  std::string buffer;
+  while (!stop_) {
+    const std::size_t i = next.fetch_add(1);
+    if (i >= indices.size()) return;
+    send_chunk(session, buffer, indices[i]);
+  }
+}
+
+void chunk_sender::send_chunk(api_session& session, std::string& buffer, std::uint64_t index) {
+  if (index >= plan_.chunk_count) {
+    throw client_error("the server listed chunk " + std::to_string(index) + " of an upload with " +
+                       std::to_string(plan_.chunk_count) + " chunks");
+  }
+  const std::uint64_t length = plan_.length(index);
+  buffer.resize(length);
+  const std::string context =
+      source_.path.string() + ": chunk " + std::to_string(index) + " of upload " + plan_.upload_id;
+  for (int attempt = 1;; ++attempt) {
+    read_at(source_.fd, source_.path, plan_.offset(index), buffer.data(), buffer.size());
+    auto req =
+        session.make("PUT", "/v1/uploads/" + plan_.upload_id + "/chunks/" + std::to_string(index));
+    req.headers.emplace_back("Content-Type", "application/octet-stream");
+    req.headers.emplace_back("Content-Digest", content_digest(buffer));
+    req.body = buffer;
+    req.expect_continue = true;
+
+    // Progress moves as bytes leave; a failed attempt takes its bytes back.
+    std::int64_t counted = 0;
+    transfer_hooks hooks;
+    hooks.limiter = limiter_;
+    hooks.on_body_sent = [&](std::int64_t n) {
+      counted += n;
+      meter_.add(n);
+    };
+    hooks.on_retry = [&] {
+      meter_.add(-counted);
+      counted = 0;
+    };
+    response r;
+    try {
+      r = session.send(req, hooks);
+    } catch (...) {
+      meter_.add(-counted);
+      throw;
+    }
+    if (r.status == 200) {
+      meter_.add(static_cast<std::int64_t>(length) - counted);
+      chunks_sent_.fetch_add(1);
+      bytes_sent_.fetch_add(length);
+      return;
+    }
+    meter_.add(-counted);
+    const std::string code = problem_code(r);
+    // Another run completed the upload meanwhile: completing again answers its file.
+    if (r.status == 409 && code == "upload_completed") return;
+    if (r.status == 404 || r.status == 410) throw upload_gone(describe_failure(r, context, true));
+    if (r.status == 400 && code == "digest_mismatch" && attempt < max_digest_attempts) continue;
+    session.check(r, context);
+  }
+}
+
+}  // namespace sharebox::client

@@ -1,0 +1,283 @@
+// Blocking HTTP over Beast. Each operation is started asynchronously and the connection's own
+// io_context is run until it completes: that is what makes Beast's timeouts (tcp_stream
+// expiry) apply to an otherwise synchronous client.
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <optional>
+#include <strings.h>
+
+#include "sharebox/client/error.hpp"
+#include "sharebox/client/http.hpp"
+#include "sharebox/client/rate_limiter.hpp"
+
+namespace sharebox::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+// Large reads: a download moves at loopback/disk speed only with few syscalls per MiB.
+constexpr std::size_t body_slice = std::size_t{1} << 20;
+constexpr std::size_t max_stored_body = std::size_t{16} << 20;
+constexpr std::chrono::seconds early_answer_wait{2};
+
+// A reused keep-alive connection failed before the server said anything: the server most likely
+// closed it while idle, so the request may go again on a fresh connection.
+struct stale_connection {};
+
+bool is_disconnect(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
+         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
+}
+
+}  // namespace
+
+std::string response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && ::strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+  }
+  return {};
+}
+
+struct connection::impl {
+  server_url url;
+  std::chrono::seconds io_timeout;
+  asio::io_context ioc;
+  // Plain TCP for now. TLS would wrap this in a beast::ssl_stream and run the handshake in
+  // connect(); the I/O below goes through get_lowest_layer() for timeouts, so it carries over.
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  bool used = false;    // carried a request already, so the server may have closed it since
+  bool reused = false;  // the current exchange runs on a connection used before
+
+  impl(server_url u, std::chrono::seconds t) : url(std::move(u)), io_timeout(t) {
+    // Beast sizes each socket read by the buffer's free space: a small one means 512-byte reads.
+    buffer.reserve(body_slice);
+  }
+
+  template <typename Start>
+  error_code run(std::chrono::seconds timeout, Start&& start) {
+    beast::get_lowest_layer(*stream).expires_after(timeout);
+    error_code result;
+    start([&result](error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
+  void close() {
+    if (stream) {
+      error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->socket().close(ignored);
+      stream.reset();
+    }
+    buffer.clear();
+    used = false;
+  }
+
+  void connect() {
+    close();
+    tcp::resolver resolver(ioc);
+    error_code ec;
+    const auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
+    if (ec) {
+      throw transport_error("cannot connect to " + url.text() + ": cannot resolve " + url.host +
+                                " (" + ec.message() + ")",
+                            true);
+    }
+    stream.emplace(ioc);
+    ec = run(connect_timeout, [&](auto handler) { stream->async_connect(endpoints, handler); });
+    if (ec) {
+      stream.reset();
+      const std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
+      throw transport_error("cannot connect to " + url.text() + ": " + why, true);
+    }
+    stream->socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  // False if the server has closed (or written garbage on) an idle keep-alive connection.
+  bool reusable() {
+    if (!stream || !stream->socket().is_open()) return false;
+    if (!used) return true;
+    if (buffer.size() > 0) return false;
+    auto& socket = stream->socket();
+    error_code ec;
+    error_code ignored;
+    socket.non_blocking(true, ignored);
+    char c;
+    socket.receive(asio::buffer(&c, 1), tcp::socket::message_peek, ec);
+    socket.non_blocking(false, ignored);
+    return ec == asio::error::would_block || ec == asio::error::try_again;
+  }
+
+  [[noreturn]] void fail(const error_code& ec, bool nothing_received, std::string_view during) {
+    close();
+    if (reused && nothing_received && is_disconnect(ec)) throw stale_connection{};
+    const std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
+    throw transport_error(
+        "connection to " + url.text() + " failed while " + std::string(during) + ": " + why, false);
+  }
+
+  bhttp::request<bhttp::empty_body> make_header(const request& req) const {
+    bhttp::request<bhttp::empty_body> head;
+    head.version(11);
+    head.method_string(req.method);
+    head.target(url.target(req.path));
+    head.set(bhttp::field::host, url.host_header());
+    head.set(bhttp::field::user_agent, "sharebox-cli");
+    for (const auto& [name, value] : req.headers)
+      head.insert(name, value);
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+      head.content_length(req.body.size());
+    }
+    if (req.expect_continue && !req.body.empty()) head.set(bhttp::field::expect, "100-continue");
+    return head;
+  }
+
+  // Writes the body in slices so a rate limit paces it evenly and progress moves smoothly.
+  error_code write_body(std::string_view body, const transfer_hooks& hooks,
+                        std::chrono::seconds timeout, std::int64_t& reported) {
+    for (std::size_t off = 0; off < body.size();) {
+      const std::size_t n = std::min(body_slice, body.size() - off);
+      if (hooks.limiter != nullptr) hooks.limiter->acquire(n);
+      const auto ec = run(timeout, [&](auto handler) {
+        asio::async_write(*stream, asio::buffer(body.data() + off, n), handler);
+      });
+      if (ec) return ec;
+      off += n;
+      reported += static_cast<std::int64_t>(n);
+      if (hooks.on_body_sent) hooks.on_body_sent(static_cast<std::int64_t>(n));
+    }
+    return {};
+  }
+
+  // Reads one response (an interim 1xx included) into memory or into hooks.write_body.
+  response read_response(const transfer_hooks& hooks, std::chrono::seconds timeout,
+                         bool may_be_stale) {
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    auto ec = run(
+        timeout, [&](auto handler) { bhttp::async_read_header(*stream, buffer, parser, handler); });
+    if (ec) fail(ec, may_be_stale && !parser.got_some(), "reading the response");
+
+    response r;
+    r.status = parser.get().result_int();
+    for (const auto& field : parser.get())
+      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    if (r.status / 100 == 1) return r;
+
+    const bool to_sink = hooks.stream_body && hooks.stream_body(r);
+    std::vector<char> chunk(body_slice);
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      ec = run(timeout, [&](auto handler) { bhttp::async_read(*stream, buffer, parser, handler); });
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) fail(ec, false, "reading the response body");
+      const std::size_t n = chunk.size() - parser.get().body().size;
+      if (to_sink) {
+        hooks.write_body(std::string_view(chunk.data(), n));
+      } else {
+        if (r.body.size() + n > max_stored_body) {
+          close();
+          throw transport_error("the response from " + url.text() + " is unexpectedly large",
+                                false);
+        }
+        r.body.append(chunk.data(), n);
+      }
+    }
+    if (!parser.get().keep_alive()) close();
+    return r;
+  }
+
+  response read_final(const transfer_hooks& hooks, std::chrono::seconds timeout,
+                      bool may_be_stale) {
+    for (;;) {
+      response r = read_response(hooks, timeout, may_be_stale);
+      if (r.status / 100 != 1) return r;
+    }
+  }
+
+  response exchange(const request& req, const transfer_hooks& hooks, std::int64_t& reported) {
+    const auto timeout = req.timeout.value_or(io_timeout);
+    auto head = make_header(req);
+    bhttp::request_serializer<bhttp::empty_body> serializer(head);
+    auto ec = run(timeout,
+                  [&](auto handler) { bhttp::async_write_header(*stream, serializer, handler); });
+    if (ec) fail(ec, true, "sending the request");
+
+    const bool expect = req.expect_continue && !req.body.empty();
+    if (expect) {
+      response interim = read_response({}, timeout, true);
+      if (interim.status != 100) {
+        // The body was never sent; the server may still be waiting for it, so this connection
+        // cannot carry another request.
+        close();
+        return interim;
+      }
+    }
+    ec = write_body(req.body, hooks, timeout, reported);
+    if (ec) return answer_after_failed_write(ec, hooks, reported == 0 && !expect);
+    return read_final(hooks, timeout, !expect);
+  }
+
+  // A server that refuses a request may answer and close before reading the whole body; its
+  // answer is more useful than the write error.
+  response answer_after_failed_write(const error_code& write_error, const transfer_hooks& hooks,
+                                     bool nothing_sent) {
+    try {
+      response r = read_final(hooks, early_answer_wait, false);
+      close();
+      return r;
+    } catch (const client_error&) {
+      fail(write_error, nothing_sent, "sending the request body");
+    }
+  }
+};
+
+connection::connection(server_url url, std::chrono::seconds io_timeout)
+    : impl_(std::make_unique<impl>(std::move(url), io_timeout)) {}
+
+connection::~connection() = default;
+
+response connection::send(const request& req, const transfer_hooks& hooks) {
+  auto& s = *impl_;
+  for (;;) {
+    if (!s.reusable()) s.connect();
+    s.reused = s.used;
+    s.used = true;
+    std::int64_t reported = 0;
+    try {
+      return s.exchange(req, hooks, reported);
+    } catch (const stale_connection&) {
+      // Only a reused connection goes stale, and the next attempt runs on a fresh one.
+      if (hooks.on_body_sent && reported != 0) hooks.on_body_sent(-reported);
+    }
+  }
+}
+
+void connection::close() {
+  impl_->close();
+}
+
+const server_url& connection::url() const {
+  return impl_->url;
+}
+
+}  // namespace sharebox::client
