@@ -64,7 +64,9 @@ std::optional<milliseconds> retry_after(const response& r) {
   long seconds = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (ec == std::errc{} && end == value.data() + value.size() && seconds >= 0) {
-    return milliseconds(seconds * 1000);
+    // Bounded before the multiplication: a huge value must not overflow into "retry now".
+    constexpr long a_day = 24 * 3600;
+    return milliseconds(std::min(seconds, a_day) * 1000);
   }
   if (const auto when = parse_http_date(value)) {
     return milliseconds(std::max<long>(0, (*when - std::time(nullptr)) * 1000L));
@@ -110,7 +112,7 @@ std::string describe_failure(const response& r, std::string_view context, bool k
     case 401:
       return text +
              (key_given ? "the server rejected the API key" : "the server requires an API key") +
-             " (HTTP 401" + (code.empty() ? "" : " " + code) +
+             " (HTTP 401" + (code.empty() ? "" : " " + printable(code)) +
              "): pass a valid key with --key or SHAREBOX_API_KEY";
     case 404:
       if (detail.empty()) detail = "not found (or not visible to you)";

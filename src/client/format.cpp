@@ -35,7 +35,8 @@ std::string human_size(std::uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   double v = static_cast<double>(bytes);
   std::size_t unit = 0;
-  while (v >= 1024 && unit + 1 < units.size()) {
+  // 1023.95 KiB would print as "1024.0 KiB": move up once the rounded value reaches 1024.
+  while (v >= 1023.95 && unit + 1 < units.size()) {
     v /= 1024;
     ++unit;
   }
@@ -108,10 +109,20 @@ std::string guess_content_type(std::string_view filename) {
 }
 
 std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    // C1 controls (U+0080-U+009F, UTF-8 C2 80..C2 9F) drive terminals too, like C0 and DEL.
+    if (u == 0xc2 && i + 1 < s.size()) {
+      const auto next = static_cast<unsigned char>(s[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) {
+        out += '?';
+        ++i;
+        continue;
+      }
+    }
+    out += (u < 0x20 || u == 0x7f) ? '?' : s[i];
   }
   return out;
 }

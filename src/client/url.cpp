@@ -55,13 +55,13 @@ server_url parse_server_url(std::string_view text) {
   if (u.scheme != "http") bad_url(text, "only http:// is supported");
 
   std::string_view rest = text.substr(sep + 3);
+  if (rest.find_first_of("?#") != std::string_view::npos) bad_url(text, "no query or fragment");
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
   if (authority.find('@') != std::string_view::npos) {
     bad_url(text, "credentials in the URL are not supported; use --key");
   }
-  if (path.find_first_of("?#") != std::string_view::npos) bad_url(text, "no query or fragment");
   while (!path.empty() && path.back() == '/')
     path.remove_suffix(1);
   u.prefix = std::string(path);
@@ -77,7 +77,12 @@ server_url parse_server_url(std::string_view text) {
       u.port = parse_port(text, after.substr(1));
     }
   } else {
-    const auto colon = authority.rfind(':');
+    // One colon at most: an IPv6 address needs brackets, and "host:1:2" is not a port.
+    const auto colon = authority.find(':');
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
+      bad_url(text, "IPv6 addresses go in brackets, and there is one port at most");
+    }
     u.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) u.port = parse_port(text, authority.substr(colon + 1));
   }
