@@ -74,9 +74,9 @@ TEST_F(Limits, OversizedContentLengthIs413BeforeBody) {
 TEST_F(Limits, ExpectContinueWithOversizedLengthGets413Not100) {
   connection conn(port(), 5s);
   conn.send_raw(raw_request_head("POST", "/files?name=big.bin", port(),
-                             auth_and({{"Content-Length", "10737418240"},
-                                       {"Content-Type", "application/octet-stream"},
-                                       {"Expect", "100-continue"}})));
+                                 auth_and({{"Content-Length", "10737418240"},
+                                           {"Content-Type", "application/octet-stream"},
+                                           {"Expect", "100-continue"}})));
   const response r = conn.read_response();
   EXPECT_NE(r.status, 100u) << "server sent 100 Continue for a body it will reject";
   EXPECT_TRUE(is_problem(r, 413, "file_too_large"));
@@ -146,8 +146,8 @@ TEST_F(Limits, MalformedRequestLineIs400) {
 
 TEST_F(Limits, InvalidContentLengthIs400) {
   const auto result = raw_exchange(
-      port(), raw_request_head("POST", "/files?name=x", port(), auth_and({{"Content-Length", "abc"}})),
-      5s);
+      port(),
+      raw_request_head("POST", "/files?name=x", port(), auth_and({{"Content-Length", "abc"}})), 5s);
   const auto r = parse_response(result.data);
   ASSERT_TRUE(r.has_value()) << result.data;
   EXPECT_TRUE(is_problem(*r, 400));
@@ -191,9 +191,9 @@ TEST_F(Timeouts, StalledBodyIsDisconnected) {
   const std::string key = server().add_user("alice");
   connection stalled(port(), 10s);
   stalled.send_raw(raw_request_head("POST", "/files?name=stall.bin", port(),
-                                {{"Authorization", "Bearer " + key},
-                                 {"Content-Type", "application/octet-stream"},
-                                 {"Content-Length", "100000"}}));
+                                    {{"Authorization", "Bearer " + key},
+                                     {"Content-Type", "application/octet-stream"},
+                                     {"Content-Length", "100000"}}));
   stalled.send_raw(std::string(1000, 'x'));
 
   // Others are served while that connection hangs.
@@ -218,9 +218,9 @@ TEST_F(Timeouts, SlowButSteadyClientIsNotCutOff) {
   const std::string body = generate_bytes(6 * 1024, 11);
   connection conn(port(), 10s);
   conn.send_raw(raw_request_head("POST", "/files?name=slow.bin", port(),
-                             {{"Authorization", "Bearer " + key},
-                              {"Content-Type", "application/octet-stream"},
-                              {"Content-Length", std::to_string(body.size())}}));
+                                 {{"Authorization", "Bearer " + key},
+                                  {"Content-Type", "application/octet-stream"},
+                                  {"Content-Length", std::to_string(body.size())}}));
   // 6 pieces, 400 ms apart: 2.4 s in total, but never 1 s without progress.
   for (std::size_t i = 0; i < 6; ++i) {
     std::this_thread::sleep_for(400ms);

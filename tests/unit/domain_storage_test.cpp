@@ -11,6 +11,7 @@
 #include "sharebox/storage/sqlite_store.hpp"
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/util/encoding.hpp"
+#include "domain_errors.hpp"
 #include "temp_dir.hpp"
 
 using namespace sharebox;
@@ -48,16 +49,6 @@ class services : public ::testing::Test {
     ::close(fd);
     out.resize(static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
     return out;
-  }
-
-  static errc code_of(const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const domain::error& e) {
-      return e.code();
-    }
-    ADD_FAILURE() << "no domain error";
-    return errc::storage_full;
   }
 };
 

@@ -20,22 +20,13 @@
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/util/encoding.hpp"
 #include "sharebox/util/time.hpp"
+#include "domain_errors.hpp"
 #include "temp_dir.hpp"
 
 using namespace sharebox;
 using domain::errc;
 
 namespace {
-
-errc code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const domain::error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no domain error";
-  return errc::storage_full;
-}
 
 std::string sha256_hex(std::string_view s) {
   return util::to_hex(util::sha256::of(s));
