@@ -60,7 +60,8 @@ std::uint64_t upload_record::chunk_length(std::uint64_t index) const noexcept {
   return std::min(chunk_size, *size - start);
 }
 
-std::vector<std::uint64_t> chunk_progress::missing(std::uint64_t chunk_count) const {
+std::vector<std::uint64_t> missing_chunks(const std::vector<std::uint64_t>& received,
+                                          std::uint64_t chunk_count) {
   std::vector<std::uint64_t> out;
   std::size_t j = 0;
   for (std::uint64_t i = 0; i < chunk_count; ++i) {

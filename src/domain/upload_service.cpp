@@ -213,7 +213,7 @@ std::vector<std::uint64_t> upload_service::missing_chunks(const user& caller, st
     if (u.protocol != upload_protocol::chunked)
       throw error(errc::upload_not_found, "No such upload.");
     if (u.state == upload_state::completed) return;
-    out = chunk_progress{tx.chunks_of(id), 0}.missing(u.chunk_count());
+    out = domain::missing_chunks(tx.chunks_of(id), u.chunk_count());
   });
   return out;
 }
@@ -349,7 +349,7 @@ completion upload_service::complete(const user& caller, std::string_view id) {
     if (u.protocol != upload_protocol::chunked)
       throw error(errc::upload_not_found, "No such upload.");
     if (u.state == upload_state::open) {
-      missing = chunk_progress{tx.chunks_of(id), 0}.missing(u.chunk_count());
+      missing = domain::missing_chunks(tx.chunks_of(id), u.chunk_count());
     }
   });
   if (u.state == upload_state::completed) {

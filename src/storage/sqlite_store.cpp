@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "sqlite_bind.hpp"
 #include "sharebox/storage/migrations.hpp"
 #include "sharebox/storage/sqlite_uploads.hpp"
 
@@ -57,17 +58,6 @@ share read_share(SQLite::Statement& q) {
   s.granted_by = q.getColumn(3).getString();
   s.created_at = q.getColumn(4).getInt64();
   return s;
-}
-
-// Not bind(i, ptr, size): in SQLiteCpp that overload binds a BLOB, and a BLOB never equals TEXT.
-void bind_text(SQLite::Statement& q, int i, std::string_view s) {
-  q.bind(i, std::string(s));
-}
-void bind_blob(SQLite::Statement& q, int i, std::string_view s) {
-  q.bind(i, static_cast<const void*>(s.data()), static_cast<int>(s.size()));
-}
-void bind_i64(SQLite::Statement& q, int i, std::int64_t v) {
-  q.bind(i, static_cast<int64_t>(v));
 }
 
 constexpr const char* notification_columns =

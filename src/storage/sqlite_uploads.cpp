@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "sqlite_bind.hpp"
+
 namespace sharebox::storage::uploads_sql {
 
 namespace {
@@ -14,16 +16,6 @@ constexpr const char* columns =
     "id, owner, protocol, kind, state, filename, content_type, size, chunk_size, \"offset\", "
     "sha256, metadata, replace_file_id, replace_etag, parts, file_id, created_at, updated_at, "
     "expires_at";
-
-void bind_text(SQLite::Statement& q, int i, std::string_view s) {
-  q.bind(i, std::string(s));  // not bind(i, ptr, n): that binds a BLOB
-}
-void bind_i64(SQLite::Statement& q, int i, std::int64_t v) {
-  q.bind(i, static_cast<int64_t>(v));
-}
-void bind_u64(SQLite::Statement& q, int i, std::uint64_t v) {
-  bind_i64(q, i, static_cast<std::int64_t>(v));
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;

@@ -129,9 +129,8 @@ TEST(UploadRecord, ChunkGeometry) {
   EXPECT_EQ(u.chunk_count(), 0u);
   u.size = 65'536;
   EXPECT_EQ(u.chunk_count(), 1u);
-  domain::chunk_progress p{{0, 2, 3}, 0};
-  EXPECT_EQ(p.missing(6), (std::vector<std::uint64_t>{1, 4, 5}));
-  EXPECT_TRUE(domain::chunk_progress{}.missing(0).empty());
+  EXPECT_EQ(domain::missing_chunks({0, 2, 3}, 6), (std::vector<std::uint64_t>{1, 4, 5}));
+  EXPECT_TRUE(domain::missing_chunks({}, 0).empty());
 }
 
 // --- the service against real storage ---------------------------------------------------------

@@ -52,14 +52,10 @@ struct upload_record {
   }
   // Byte length of chunk `index` (the last one may be short).
   std::uint64_t chunk_length(std::uint64_t index) const noexcept;
-  bool length_known() const noexcept { return size.has_value(); }
 };
 
-// What the chunk table says about one upload.
-struct chunk_progress {
-  std::vector<std::uint64_t> received;  // ascending indices
-  std::uint64_t received_bytes = 0;
-  std::vector<std::uint64_t> missing(std::uint64_t chunk_count) const;
-};
+// The indices in [0, chunk_count) that are not in `received` (ascending).
+std::vector<std::uint64_t> missing_chunks(const std::vector<std::uint64_t>& received,
+                                          std::uint64_t chunk_count);
 
 }  // namespace sharebox::domain

@@ -55,7 +55,6 @@ class upload_gate {
   std::optional<pass> try_enter_exclusive(std::string_view upload);
 
   std::size_t in_flight() const;
-  const limits& configured() const noexcept { return limits_; }
 
  private:
   struct upload_state {

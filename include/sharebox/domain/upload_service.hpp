@@ -72,7 +72,6 @@ class upload_writer {
   void continue_hash(util::hasher running) { running_.emplace(std::move(running)); }
   // Throws upload_length_exceeded past max_length (nothing of that piece is written).
   void write(const void* data, std::size_t size);
-  std::uint64_t offset() const noexcept { return offset_; }
   std::uint64_t written() const noexcept { return written_; }
   // Makes the bytes durable, then verifies the declared digest (digest_mismatch).
   void finish();
