@@ -265,7 +265,8 @@ TEST_F(Tus, PatchNeedsOffsetOctetStream) {
     SCOPED_TRACE(type);
     header_list h = tus_headers({{"Upload-Offset", "0"}});
     if (*type) h.emplace_back("Content-Type", type);
-    EXPECT_TRUE(is_tus_error(a().send("PATCH", url, h, "0123456789"), 415));
+    EXPECT_TRUE(
+        is_tus_error(a().send("PATCH", url, h, "0123456789"), 415, "unsupported_media_type"));
   }
   EXPECT_EQ(current_offset(url), 0u);
   EXPECT_TRUE(is_tus(patch(url, 0, "0123456789"), 204));
@@ -289,20 +290,21 @@ TEST_F(Tus, UnknownAndForeignUploadsAre404) {
 }
 
 TEST_F(Tus, MalformedCreationAndChecksumAre400) {
-  const std::vector<header_list> bad_creations = {
-      {},
-      {{"Upload-Length", "10"}, {"Upload-Defer-Length", "1"}},
-      {{"Upload-Defer-Length", "2"}},
-      {{"Upload-Length", "ten"}},
-      {{"Upload-Length", "-1"}},
-      {{"Upload-Length", "10"}, {"Upload-Metadata", "filename !!!notbase64"}},
-      {{"Upload-Length", "10"},
-       {"Upload-Metadata", metadata_pair("a", "x") + "," + metadata_pair("a", "y")}},
-      {{"Upload-Length", "10"}, {"Upload-Concat", "sometimes"}},
+  const std::vector<std::pair<header_list, std::string>> bad_creations = {
+      {{}, "invalid_header"},
+      {{{"Upload-Length", "10"}, {"Upload-Defer-Length", "1"}}, "invalid_header"},
+      {{{"Upload-Defer-Length", "2"}}, "invalid_header"},
+      {{{"Upload-Length", "ten"}}, "invalid_header"},
+      {{{"Upload-Length", "-1"}}, "invalid_header"},
+      {{{"Upload-Length", "10"}, {"Upload-Metadata", "filename !!!notbase64"}}, "invalid_metadata"},
+      {{{"Upload-Length", "10"},
+        {"Upload-Metadata", metadata_pair("a", "x") + "," + metadata_pair("a", "y")}},
+       "invalid_metadata"},
+      {{{"Upload-Length", "10"}, {"Upload-Concat", "sometimes"}}, "invalid_header"},
   };
-  for (const auto& h : bad_creations) {
+  for (const auto& [h, code] : bad_creations) {
     SCOPED_TRACE(h.empty() ? "no length" : h.back().first + ": " + h.back().second);
-    EXPECT_TRUE(is_tus_error(create(std::nullopt, h), 400));
+    EXPECT_TRUE(is_tus_error(create(std::nullopt, h), 400, code));
   }
   EXPECT_EQ(staged_files(), std::vector<std::string>{});
   EXPECT_EQ(upload_rows(), std::vector<std::string>{});
@@ -313,10 +315,12 @@ TEST_F(Tus, MalformedCreationAndChecksumAre400) {
        {"crc32 " + to_base64("abcd"), "sha512 " + to_base64(raw_digest("sha512", body)),
         std::string("sha1"), std::string("sha1 !!!")}) {
     SCOPED_TRACE(checksum);
-    EXPECT_TRUE(is_tus_error(patch(url, 0, body, {{"Upload-Checksum", checksum}}), 400));
+    EXPECT_TRUE(is_tus_error(patch(url, 0, body, {{"Upload-Checksum", checksum}}), 400,
+                             "unsupported_checksum"));
   }
-  EXPECT_TRUE(is_tus_error(
-      a().send("PATCH", url, tus_headers({{"Content-Type", offset_stream}}), body), 400));
+  EXPECT_TRUE(
+      is_tus_error(a().send("PATCH", url, tus_headers({{"Content-Type", offset_stream}}), body),
+                   400, "invalid_header"));
   EXPECT_EQ(current_offset(url), 0u);
 }
 
@@ -348,7 +352,7 @@ TEST_F(Tus, CreationWithUpload) {
       a().send("POST", "/tus/",
                tus_headers({{"Upload-Length", "10"}, {"Content-Type", "application/octet-stream"}}),
                "0123456789"),
-      415));
+      415, "unsupported_media_type"));
   EXPECT_EQ(upload_rows().size(), before);
   EXPECT_EQ(file_count(), 2u);
 }
@@ -357,7 +361,7 @@ TEST_F(Tus, CreationWithUpload) {
 // learns the upload's URL, so nothing may be left behind for it.
 TEST_F(Tus, CreationWithUploadOverLengthLeavesNothing) {
   const response r = create(10, {}, "01234567890123456789");
-  EXPECT_TRUE(is_tus_error(r, 413));
+  EXPECT_TRUE(is_tus_error(r, 413, "upload_length_exceeded"));
   EXPECT_FALSE(r.has_header("Location"));
   EXPECT_EQ(upload_rows(), std::vector<std::string>{}) << "an unreachable upload was kept";
   EXPECT_EQ(staged_files(), std::vector<std::string>{});
@@ -567,10 +571,11 @@ TEST_F(TusLimits, OverMaxSizeIs413) {
   // A PATCH carrying more bytes than the upload has left.
   const std::string content = generate_bytes(1000, 10);
   const std::string url = create_url(content.size());
-  EXPECT_TRUE(is_tus_error(patch(url, 0, generate_bytes(1500, 11)), 413));
+  EXPECT_TRUE(is_tus_error(patch(url, 0, generate_bytes(1500, 11)), 413, "upload_length_exceeded"));
   EXPECT_EQ(current_offset(url), 0u);
   ASSERT_TRUE(is_tus(patch(url, 0, content.substr(0, 600)), 204));
-  EXPECT_TRUE(is_tus_error(patch(url, 600, generate_bytes(600, 12)), 413));
+  EXPECT_TRUE(
+      is_tus_error(patch(url, 600, generate_bytes(600, 12)), 413, "upload_length_exceeded"));
   EXPECT_EQ(current_offset(url), 600u);
   ASSERT_TRUE(is_tus(patch(url, 600, content.substr(600)), 204));
   EXPECT_EQ(served(url), content);
