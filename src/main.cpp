@@ -117,6 +117,34 @@ void add_serve_options(CLI::App* cmd, config& c) {
       ->envname("SHAREBOX_UPLOAD_SWEEP_INTERVAL")
       ->check(CLI::Range(0.05, 86400.0))
       ->capture_default_str();
+  cmd->add_option("--session-ttl", c.session_ttl_s,
+                  "Seconds a browser sign-in (POST /auth/session) lasts")
+      ->envname("SHAREBOX_SESSION_TTL")
+      ->check(CLI::Range(60.0, 365.0 * 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--intake-max-file-size", c.intake_max_file_size,
+                  "Largest image /ws/intake accepts")
+      ->envname("SHAREBOX_INTAKE_MAX_FILE_SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--intake-max-files", c.intake_max_files, "Images one /ws/intake session may add")
+      ->envname("SHAREBOX_INTAKE_MAX_FILES")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--intake-phash-distance", c.intake_phash_distance,
+                  "Perceptual hashes at most this many bits apart (of 64) are the same picture")
+      ->envname("SHAREBOX_INTAKE_PHASH_DISTANCE")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
+  cmd->add_option("--intake-max-pixels", c.intake_max_pixels,
+                  "Largest picture (width x height) decoded; bounds memory per decode")
+      ->envname("SHAREBOX_INTAKE_MAX_PIXELS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--image-workers", c.image_workers,
+                  "Threads that decode images (0: one per core)")
+      ->envname("SHAREBOX_IMAGE_WORKERS")
+      ->capture_default_str();
   cmd->add_option("--events", c.events,
                   "Publish file events to RabbitMQ: on or off (off keeps them in the outbox)")
       ->envname("SHAREBOX_EVENTS")

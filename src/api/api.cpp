@@ -28,7 +28,59 @@ std::optional<std::string_view> presented_key(const http::request_header& req) {
   throw domain::error(domain::errc::unauthenticated, std::move(detail));
 }
 
+bool changes_state(verb m) {
+  return m != verb::get && m != verb::head && m != verb::options;
+}
+
 }  // namespace
+
+std::optional<std::string_view> session_cookie(const http::request_header& req) {
+  // Cookie: a=1; sharebox_session=TOKEN; b=2 (RFC 6265 section 5.4). Several Cookie fields may
+  // be present (HTTP/2 proxies split them).
+  const auto [first, last] = req.equal_range(bhttp::field::cookie);
+  for (auto field = first; field != last; ++field) {
+    std::string_view rest = field->value();
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ')
+        pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == session_cookie_name) {
+        return pair.substr(eq + 1);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool origin_allowed(const request_context& ctx) {
+  const auto& req = ctx.io.request();
+  const auto origin = req[bhttp::field::origin];
+  if (origin.empty()) return true;  // not a browser (browsers send Origin where it matters)
+  for (const auto& o : ctx.svc.opts.cors_origins) {
+    if (o == "*" || o == origin) return true;
+  }
+  // Same origin: the page came from this server, i.e. Origin names the Host it talks to.
+  const auto host = req[bhttp::field::host];
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+        beast::iequals(origin.substr(scheme.size()), host) && !host.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void require_allowed_origin(const request_context& ctx) {
+  if (!origin_allowed(ctx)) {
+    throw http::api_error(bhttp::status::forbidden, "origin_not_allowed",
+                          "Requests from the page at " +
+                              std::string(ctx.io.request()[bhttp::field::origin]) +
+                              " are not accepted with this sign-in.");
+  }
+}
 
 awaitable<domain::user> authenticate(request_context& ctx) {
   const auto& req = ctx.io.request();
@@ -44,6 +96,22 @@ awaitable<domain::user> authenticate(request_context& ctx) {
       co_return co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.trusted_user(id); });
     }
   }
+  if (const auto cookie = session_cookie(req)) {
+    // A cookie comes with every request the browser makes, whichever page caused it: changes
+    // are accepted only from our own pages (CSRF). SameSite=Strict already stops most; the
+    // Origin check also covers same-site pages on other ports and older browsers.
+    if (changes_state(req.method()) &&
+        (req[bhttp::field::origin].empty() || !origin_allowed(ctx))) {
+      throw http::api_error(bhttp::status::forbidden, "csrf_rejected",
+                            "Changes made with the sign-in cookie must come from sharebox's own "
+                            "pages (Origin).");
+    }
+    const std::string token(*cookie);
+    auto s = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.session_user(token); });
+    if (!s) unauthenticated("The session has ended; sign in again.");
+    ctx.via_session = true;
+    co_return s->first;
+  }
   unauthenticated("Send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.");
 }
 
@@ -57,6 +125,13 @@ struct route_entry {
 http::router<route_entry> build_routes() {
   http::router<route_entry> r;
   r.add(verb::get, "/health", {get_health, true});
+  r.add(verb::get, "/", {get_web_index, true});
+  r.add(verb::get, "/app/{name}", {get_web_asset, true});
+  r.add(verb::post, "/auth/session", {post_session, true});  // takes the key in its body
+  r.add(verb::get, "/auth/session", {get_session, true});
+  r.add(verb::delete_, "/auth/session", {delete_session, true});
+  r.add(verb::get, "/ws/intake", {ws_intake, true});  // authenticates itself: ticket, cookie or key
+  r.add(verb::get, "/files/{id}/thumbnail", {get_thumbnail});
   r.add(verb::post, "/files", {post_file});
   r.add(verb::get, "/files", {list_files});
   r.add(verb::get, "/files/{id}", {get_file});

@@ -5,7 +5,7 @@
 
 namespace sharebox::api {
 
-nlohmann::json to_json(const domain::file_view& v) {
+nlohmann::json to_json(const domain::file_view& v, bool listing) {
   const auto& f = v.file;
   nlohmann::json j{
       {"id", f.id},
@@ -22,6 +22,16 @@ nlohmann::json to_json(const domain::file_view& v) {
   if (v.shared_permission) {
     j["permission"] = domain::to_string(*v.shared_permission);
     j["shared_by"] = v.shared_by.value_or(f.owner);
+  }
+  if (f.image) {
+    j["image"] = {
+        {"width", f.image->width}, {"height", f.image->height}, {"format", f.image->format}};
+  }
+  if (listing && v.is_owner()) {
+    auto shared = nlohmann::json::array();
+    for (const auto& s : v.shared_with)
+      shared.push_back({{"user_id", s.user_id}, {"permission", domain::to_string(s.perm)}});
+    j["shared_with"] = std::move(shared);
   }
   return j;
 }

@@ -15,16 +15,6 @@ namespace {
 constexpr std::size_t default_page = 100;
 constexpr const char* default_content_type = "application/octet-stream";
 
-struct unique_fd {
-  int fd = -1;
-  explicit unique_fd(int f) : fd(f) {}
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 [[noreturn]] void invalid_parameter(std::string detail) {
   throw domain::error(domain::errc::invalid_parameter, std::move(detail));
 }
@@ -111,7 +101,7 @@ awaitable<void> list_files(request_context& ctx) {
                                      [&] { return ctx.svc.files.list(ctx.user, cursor, limit); });
   nlohmann::json items = nlohmann::json::array();
   for (const auto& v : page.items)
-    items.push_back(to_json(v));
+    items.push_back(to_json(v, true));
   auto res = json_response(bhttp::status::ok, items);
   if (page.next_before_seq) {
     // An array body keeps `jq '.[0]'` working; the next page is a Link, as in RFC 8288.

@@ -6,9 +6,6 @@
 
 namespace sharebox::api {
 
-namespace {
-
-// A ticket (?ticket=, for browsers) or the usual credentials.
 awaitable<domain::user> stream_user(request_context& ctx) {
   if (const auto it = ctx.query.find("ticket"); it != ctx.query.end()) {
     const auto user_id = ctx.svc.tickets.redeem(it->second);
@@ -22,26 +19,31 @@ awaitable<domain::user> stream_user(request_context& ctx) {
   co_return co_await authenticate(ctx);
 }
 
-}  // namespace
-
 awaitable<void> post_ws_ticket(request_context& ctx) {
   const nlohmann::json body{{"ticket", ctx.svc.tickets.issue(ctx.user.id)},
                             {"expires_in", ctx.svc.tickets.ttl().count()}};
   co_await ctx.io.send(json_response(bhttp::status::created, body));
 }
 
-awaitable<void> ws_events(request_context& ctx) {
+awaitable<void> admit_websocket(request_context& ctx) {
   if (!ctx.io.is_websocket_upgrade()) {
     throw http::api_error(bhttp::status::upgrade_required, "websocket_required",
                           "Connect with a WebSocket client (Upgrade: websocket).");
   }
+  // Browsers let any page open a WebSocket to any host, with our cookie attached.
+  require_allowed_origin(ctx);
   ctx.user = co_await stream_user(ctx);
   ctx.io.set_principal(ctx.user.id);
+}
+
+awaitable<void> ws_events(request_context& ctx) {
+  co_await admit_websocket(ctx);
   co_await ctx.io.stream_websocket(
       [&](std::shared_ptr<http::message_sink> sink) { ctx.svc.hub.subscribe(ctx.user.id, sink); });
 }
 
 awaitable<void> sse_events(request_context& ctx) {
+  require_allowed_origin(ctx);
   ctx.user = co_await stream_user(ctx);
   ctx.io.set_principal(ctx.user.id);
   co_await ctx.io.stream_sse(

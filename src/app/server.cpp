@@ -11,6 +11,7 @@
 #include "sharebox/api/live_hub.hpp"
 #include "sharebox/app/live_feed.hpp"
 #include "sharebox/events/relay.hpp"
+#include "sharebox/images/image_probe.hpp"
 #include "sharebox/http/beast.hpp"
 #include "sharebox/storage/fs_blob_store.hpp"
 #include "sharebox/storage/fs_upload_staging.hpp"
@@ -90,12 +91,13 @@ domain::upload_options upload_options_from(const config& cfg) {
   return o;
 }
 
-// Expired uploads are reclaimed on the pool, one sweep at a time, between timer ticks.
+// Expired uploads (and ended browser sessions) are reclaimed on the pool, one sweep at a time,
+// between timer ticks.
 class upload_sweeper {
  public:
   upload_sweeper(asio::io_context& ioc, asio::thread_pool& pool, domain::upload_service& uploads,
-                 milliseconds interval)
-      : timer_(ioc), pool_(pool), uploads_(uploads), interval_(interval) {}
+                 domain::auth_service& auth, milliseconds interval)
+      : timer_(ioc), pool_(pool), uploads_(uploads), auth_(auth), interval_(interval) {}
   void start() { arm(); }
   void stop() {
     stopped_ = true;
@@ -111,6 +113,7 @@ class upload_sweeper {
         try {
           const auto r = uploads_.sweep(util::now_ms());
           if (r.expired) spdlog::info("expired {} unfinished upload(s)", r.expired);
+          auth_.purge_sessions();
         } catch (const std::exception& e) {
           spdlog::warn("upload sweep failed: {}", e.what());
         }
@@ -124,6 +127,7 @@ class upload_sweeper {
   asio::steady_timer timer_;
   asio::thread_pool& pool_;
   domain::upload_service& uploads_;
+  domain::auth_service& auth_;
   milliseconds interval_;
   std::atomic<bool> stopped_ = false;
 };
@@ -179,6 +183,8 @@ int serve(const config& cfg) {
   });
   asio::io_context ioc(static_cast<int>(threads));
   asio::thread_pool pool(workers);
+  images::initialize();
+  asio::thread_pool image_pool(cfg.image_workers ? cfg.image_workers : cores);
   domain::notification_service notifications(meta);
   auto health_details = [r = relay.get(), &hub, &uploads]() -> nlohmann::json {
     nlohmann::json events{{"broker", "disabled"}};
@@ -198,8 +204,12 @@ int serve(const config& cfg) {
   api_opts.max_file_size = cfg.max_file_size;
   api_opts.trust_user_header = cfg.trust_user_header;
   api_opts.cors_origins = split_list(cfg.cors_origins);
-  api::services svc{files, auth,     notifications, uploads, blobs,
-                    pool,  api_opts, hub,           tickets, health_details};
+  api_opts.session_ttl_ms = static_cast<std::int64_t>(cfg.session_ttl_s * 1000);
+  api_opts.intake.session = {cfg.intake_max_file_size, cfg.intake_max_files,
+                             cfg.intake_phash_distance};
+  api_opts.intake.max_pixels = cfg.intake_max_pixels;
+  api::services svc{files,      auth,     notifications, uploads, blobs,         pool,
+                    image_pool, api_opts, hub,           tickets, health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
@@ -215,7 +225,7 @@ int serve(const config& cfg) {
         std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
             ->start();
       });
-  upload_sweeper sweeper(ioc, pool, uploads, to_ms(cfg.upload_sweep_interval_s));
+  upload_sweeper sweeper(ioc, pool, uploads, auth, to_ms(cfg.upload_sweep_interval_s));
   sweeper.start();
   // Installed before the ready line: a SIGTERM right after it must mean a graceful stop.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -262,6 +272,7 @@ int serve(const config& cfg) {
   for (auto& t : runners)
     t.join();
   pool.join();
+  image_pool.join();
   spdlog::info("stopped");
   return 0;
 }

@@ -40,6 +40,52 @@ std::optional<user> auth_service::authenticate(std::string_view key) {
   return u;
 }
 
+std::optional<opened_session> auth_service::open_session(std::string_view key,
+                                                         std::int64_t ttl_ms) {
+  if (key.empty() || key.size() > 512) return std::nullopt;
+  const std::string h = hash_key(key);
+  std::optional<opened_session> out;
+  meta_.write([&](metadata_txn& tx) {
+    auto k = tx.find_key_by_hash(h);
+    if (!k || k->revoked_at || !util::constant_time_equal(k->key_hash, h)) return;
+    auto u = tx.find_user(k->user_id);
+    if (!u) return;
+    opened_session s;
+    s.owner = std::move(*u);
+    s.token = "sbs_" + util::base64url_encode(util::random_bytes(32));
+    s.record = web_session{hash_key(s.token), s.owner.id, k->id, util::now_ms(), 0};
+    s.record.expires_at = s.record.created_at + ttl_ms;
+    tx.insert_session(s.record);
+    out = std::move(s);
+  });
+  return out;
+}
+
+std::optional<std::pair<user, web_session>> auth_service::session_user(std::string_view token) {
+  if (token.empty() || token.size() > 128) return std::nullopt;
+  const std::string h = hash_key(token);
+  std::optional<std::pair<user, web_session>> out;
+  meta_.read([&](metadata_txn& tx) {
+    auto s = tx.find_session(h);
+    if (!s || s->expires_at <= util::now_ms()) return;
+    if (auto u = tx.find_user(s->user_id)) out.emplace(std::move(*u), std::move(*s));
+  });
+  return out;
+}
+
+bool auth_service::close_session(std::string_view token) {
+  if (token.empty() || token.size() > 128) return false;
+  bool closed = false;
+  meta_.write([&](metadata_txn& tx) { closed = tx.delete_session(hash_key(token)); });
+  return closed;
+}
+
+std::int64_t auth_service::purge_sessions() {
+  std::int64_t n = 0;
+  meta_.write([&](metadata_txn& tx) { n = tx.purge_sessions(util::now_ms()); });
+  return n;
+}
+
 user auth_service::trusted_user(std::string_view user_id) {
   if (!is_valid_user_name(user_id)) {
     throw error(errc::unauthenticated, "X-User-Id is not a valid user id.");

@@ -19,10 +19,10 @@ file_view visible(metadata_txn& tx, const user& caller, std::string_view file_id
   if (!util::is_valid_id(file_id)) not_found();
   auto f = tx.find_file(file_id);
   if (!f) not_found();
-  if (f->owner == caller.id) return file_view{std::move(*f), std::nullopt, std::nullopt};
+  if (f->owner == caller.id) return file_view{std::move(*f), std::nullopt, std::nullopt, {}};
   auto s = tx.find_share(file_id, caller.id);
   if (!s) not_found();
-  return file_view{std::move(*f), s->perm, s->granted_by};
+  return file_view{std::move(*f), s->perm, s->granted_by, {}};
 }
 
 file_view writable(metadata_txn& tx, const user& caller, std::string_view file_id,
@@ -53,7 +53,8 @@ file_service::file_service(metadata_store& meta, blob_store& blobs, options opts
     : meta_(meta), blobs_(blobs), opts_(opts) {}
 
 file_view file_service::create(const user& caller, std::string name, std::string content_type,
-                               const blob_info& blob, const txn_hook& also) {
+                               const blob_info& blob, const txn_hook& also,
+                               std::optional<image_meta> image) {
   if (!is_valid_file_name(name)) {
     blobs_.remove(blob.id);
     throw error(errc::invalid_name,
@@ -69,6 +70,7 @@ file_view file_service::create(const user& caller, std::string name, std::string
   f.blob = blob.id;
   f.version = 1;
   f.created_at = f.updated_at = util::now_ms();
+  f.image = std::move(image);
   try {
     meta_.write([&](metadata_txn& tx) {
       tx.insert_file(f);
@@ -82,7 +84,7 @@ file_view file_service::create(const user& caller, std::string name, std::string
     blobs_.remove(blob.id);
     throw;
   }
-  return file_view{std::move(f), std::nullopt, std::nullopt};
+  return file_view{std::move(f), std::nullopt, std::nullopt, {}};
 }
 
 file_view file_service::get(const user& caller, std::string_view file_id) {
@@ -104,12 +106,16 @@ std::pair<file_view, int> file_service::open_content(const user& caller, std::st
 file_page file_service::list(const user& caller, std::optional<std::int64_t> before_seq,
                              std::size_t limit) {
   file_page page;
-  meta_.read(
-      [&](metadata_txn& tx) { page.items = tx.visible_files(caller.id, before_seq, limit + 1); });
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next_before_seq = page.items.back().file.seq;
-  }
+  meta_.read([&](metadata_txn& tx) {
+    page.items = tx.visible_files(caller.id, before_seq, limit + 1);
+    if (page.items.size() > limit) {
+      page.items.resize(limit);
+      page.next_before_seq = page.items.back().file.seq;
+    }
+    for (auto& v : page.items) {
+      if (v.is_owner()) v.shared_with = tx.shares_of(v.file.id);
+    }
+  });
   return page;
 }
 
@@ -141,6 +147,7 @@ file_view file_service::replace(const user& caller, std::string_view file_id,
       f.sha256 = blob.sha256;
       if (name) f.name = std::move(*name);
       if (content_type) f.content_type = std::move(*content_type);
+      f.image.reset();  // known for the old content only
       f.version += 1;
       f.updated_at = util::now_ms();
       tx.update_file(f);

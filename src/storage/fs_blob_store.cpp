@@ -60,6 +60,11 @@ class fs_blob_writer final : public domain::blob_writer {
   }
 
   std::uint64_t size() const noexcept override { return size_; }
+  const fs::path& path() const noexcept override { return tmp_path_; }
+  std::string sha256_so_far() const override {
+    util::hasher fork(hash_);
+    return util::to_hex(fork.finish());
+  }
 
   domain::blob_info commit() override {
     if (::fsync(fd_) != 0) throw_io("fsync", errno);
@@ -88,16 +93,37 @@ class fs_blob_writer final : public domain::blob_writer {
   bool committed_ = false;
   std::uint64_t size_ = 0;
   std::uint64_t flushed_ = 0;
-  util::sha256 hash_;
+  util::hasher hash_{util::hash_algorithm::sha256};
 };
 
 }  // namespace
 
 fs_blob_store::fs_blob_store(fs::path data_dir)
-    : blobs_(data_dir / "blobs"), tmp_(data_dir / "tmp") {
+    : blobs_(data_dir / "blobs"), tmp_(data_dir / "tmp"), thumbs_(data_dir / "thumbs") {
   fs::create_directories(data_dir);
   ensure_dir(blobs_);
   ensure_dir(tmp_);
+  ensure_dir(thumbs_);
+}
+
+fs::path fs_blob_store::thumbnail_path(std::string_view blob_id) const {
+  return thumbs_ / (std::string(blob_id) + ".webp");
+}
+
+int fs_blob_store::open_thumbnail(std::string_view blob_id) const {
+  if (!util::is_valid_id(blob_id)) return -1;
+  return ::open(thumbnail_path(blob_id).c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+void fs_blob_store::put_thumbnail(std::string_view blob_id, const fs::path& file) {
+  if (!util::is_valid_id(blob_id)) throw std::invalid_argument("bad blob id");
+  if (::rename(file.c_str(), thumbnail_path(blob_id).c_str()) != 0) throw_io("rename", errno);
+  // The blob may have been removed meanwhile (a replace or delete): then so goes the thumbnail.
+  if (::access(blob_path(blob_id).c_str(), F_OK) != 0) ::unlink(thumbnail_path(blob_id).c_str());
+}
+
+fs::path fs_blob_store::scratch_path() const {
+  return tmp_ / (util::new_id() + ".scratch");
 }
 
 fs::path fs_blob_store::blob_path(std::string_view blob_id) const {
@@ -116,6 +142,7 @@ int fs_blob_store::open(std::string_view blob_id) const {
 void fs_blob_store::remove(std::string_view blob_id) noexcept {
   if (!util::is_valid_id(blob_id)) return;
   ::unlink(blob_path(blob_id).c_str());
+  ::unlink(thumbnail_path(blob_id).c_str());
 }
 
 domain::blob_info fs_blob_store::adopt(const fs::path& file, std::uint64_t size,
@@ -155,6 +182,13 @@ std::size_t fs_blob_store::remove_unreferenced(
         if (fs::remove(e.path(), ec)) ++n;
       }
     }
+  }
+  // Thumbnails whose blob is gone (removed while a thumbnail was being made, or by a crash).
+  for (const auto& e : fs::directory_iterator(thumbs_)) {
+    const std::string blob_id = e.path().stem().string();
+    std::error_code ec;
+    if (!util::is_valid_id(blob_id) || !fs::exists(blob_path(blob_id), ec))
+      fs::remove(e.path(), ec);
   }
   return n;
 }

@@ -20,7 +20,8 @@ using domain::user;
 
 constexpr const char* file_columns =
     "f.seq, f.id, f.owner, f.name, f.size, f.content_type, f.sha256, f.blob, f.version, "
-    "f.created_at, f.updated_at";
+    "f.created_at, f.updated_at, f.image_width, f.image_height, f.image_format";
+constexpr int file_column_count = 14;
 
 file_record read_file(SQLite::Statement& q) {
   file_record f;
@@ -35,6 +36,10 @@ file_record read_file(SQLite::Statement& q) {
   f.version = q.getColumn(8).getInt64();
   f.created_at = q.getColumn(9).getInt64();
   f.updated_at = q.getColumn(10).getInt64();
+  if (!q.getColumn(13).isNull()) {
+    f.image = domain::image_meta{q.getColumn(11).getInt(), q.getColumn(12).getInt(),
+                                 q.getColumn(13).getString()};
+  }
   return f;
 }
 
@@ -77,6 +82,18 @@ domain::notification read_notification(SQLite::Statement& q) {
   n.created_at = q.getColumn(9).getInt64();
   if (!q.getColumn(10).isNull()) n.read_at = q.getColumn(10).getInt64();
   return n;
+}
+
+// Binds the three image columns from `first` on (NULLs when the file is not a known picture).
+void bind_image(SQLite::Statement& q, int first, const std::optional<domain::image_meta>& image) {
+  if (!image) {
+    for (int i = 0; i < 3; ++i)
+      q.bind(first + i);
+    return;
+  }
+  q.bind(first, image->width);
+  q.bind(first + 1, image->height);
+  bind_text(q, first + 2, image->format);
 }
 
 class txn final : public domain::metadata_txn {
@@ -179,6 +196,46 @@ class txn final : public domain::metadata_txn {
     return q.exec() > 0;
   }
 
+  void insert_session(const domain::web_session& s) override {
+    SQLite::Statement q(db_,
+                        "INSERT INTO sessions(token_hash, user_id, key_id, created_at, expires_at) "
+                        "VALUES (?,?,?,?,?)");
+    bind_blob(q, 1, s.token_hash);
+    bind_text(q, 2, s.user_id);
+    if (s.key_id) bind_text(q, 3, *s.key_id);
+    bind_i64(q, 4, s.created_at);
+    bind_i64(q, 5, s.expires_at);
+    q.exec();
+  }
+
+  std::optional<domain::web_session> find_session(std::string_view token_hash) override {
+    SQLite::Statement q(db_,
+                        "SELECT s.user_id, s.key_id, s.created_at, s.expires_at FROM sessions s "
+                        "LEFT JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = ? AND "
+                        "(s.key_id IS NULL OR k.revoked_at IS NULL)");
+    bind_blob(q, 1, token_hash);
+    if (!q.executeStep()) return std::nullopt;
+    domain::web_session s;
+    s.token_hash = std::string(token_hash);
+    s.user_id = q.getColumn(0).getString();
+    if (!q.getColumn(1).isNull()) s.key_id = q.getColumn(1).getString();
+    s.created_at = q.getColumn(2).getInt64();
+    s.expires_at = q.getColumn(3).getInt64();
+    return s;
+  }
+
+  bool delete_session(std::string_view token_hash) override {
+    SQLite::Statement q(db_, "DELETE FROM sessions WHERE token_hash = ?");
+    bind_blob(q, 1, token_hash);
+    return q.exec() > 0;
+  }
+
+  std::int64_t purge_sessions(std::int64_t now) override {
+    SQLite::Statement q(db_, "DELETE FROM sessions WHERE expires_at < ?");
+    bind_i64(q, 1, now);
+    return q.exec();
+  }
+
   std::optional<file_record> find_file(std::string_view id) override {
     SQLite::Statement q(db_,
                         std::string("SELECT ") + file_columns + " FROM files f WHERE f.id = ?");
@@ -190,7 +247,8 @@ class txn final : public domain::metadata_txn {
   void insert_file(const file_record& f) override {
     SQLite::Statement q(db_,
                         "INSERT INTO files(id, owner, name, size, content_type, sha256, blob, "
-                        "version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+                        "version, created_at, updated_at, image_width, image_height, image_format) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_text(q, 1, f.id);
     bind_text(q, 2, f.owner);
     bind_text(q, 3, f.name);
@@ -201,13 +259,15 @@ class txn final : public domain::metadata_txn {
     bind_i64(q, 8, f.version);
     bind_i64(q, 9, f.created_at);
     bind_i64(q, 10, f.updated_at);
+    bind_image(q, 11, f.image);
     q.exec();
   }
 
   void update_file(const file_record& f) override {
     SQLite::Statement q(db_,
                         "UPDATE files SET name = ?, size = ?, content_type = ?, sha256 = ?, "
-                        "blob = ?, version = ?, updated_at = ? WHERE id = ?");
+                        "blob = ?, version = ?, updated_at = ?, image_width = ?, image_height = ?, "
+                        "image_format = ? WHERE id = ?");
     bind_text(q, 1, f.name);
     bind_i64(q, 2, static_cast<std::int64_t>(f.size));
     bind_text(q, 3, f.content_type);
@@ -215,7 +275,8 @@ class txn final : public domain::metadata_txn {
     bind_text(q, 5, f.blob);
     bind_i64(q, 6, f.version);
     bind_i64(q, 7, f.updated_at);
-    bind_text(q, 8, f.id);
+    bind_image(q, 8, f.image);
+    bind_text(q, 11, f.id);
     q.exec();
   }
 
@@ -249,10 +310,10 @@ class txn final : public domain::metadata_txn {
     bind_i64(q, 3, static_cast<std::int64_t>(limit));
     std::vector<file_view> out;
     while (q.executeStep()) {
-      file_view v{read_file(q), std::nullopt, std::nullopt};
-      if (!q.getColumn(11).isNull()) {
-        v.shared_permission = domain::parse_permission(q.getColumn(11).getString());
-        v.shared_by = q.getColumn(12).getString();
+      file_view v{read_file(q), std::nullopt, std::nullopt, {}};
+      if (!q.getColumn(file_column_count).isNull()) {
+        v.shared_permission = domain::parse_permission(q.getColumn(file_column_count).getString());
+        v.shared_by = q.getColumn(file_column_count + 1).getString();
       }
       out.push_back(std::move(v));
     }

@@ -535,6 +535,95 @@ awaitable<void> http_session::stream_websocket(
   sink->close();
 }
 
+namespace {
+
+class ws_channel final : public http::websocket_channel {
+ public:
+  ws_channel(websocket::stream<beast::tcp_stream>& ws, std::chrono::milliseconds write_timeout)
+      : ws_(ws), timer_(ws.get_executor()), write_timeout_(write_timeout) {}
+
+  awaitable<std::optional<piece>> read_some(void* data, std::size_t size) override {
+    error_code ec;
+    const std::size_t n = co_await ws_.async_read_some(
+        asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return std::nullopt;
+    co_return piece{n, ws_.got_binary(), ws_.is_message_done()};
+  }
+
+  awaitable<void> write_text(std::string text) override {
+    // WebSocket timeouts cover reads only: a client that stops reading would hold this write
+    // (and its session) forever, so the write races a timer that drops the connection.
+    timer_.expires_after(write_timeout_);
+    timer_.async_wait([this](error_code ec) {
+      if (!ec) beast::get_lowest_layer(ws_).socket().close(ec);
+    });
+    ws_.text(true);
+    error_code ec;
+    co_await ws_.async_write(asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
+    timer_.cancel();
+    if (ec) throw boost::system::system_error(ec);
+  }
+
+  awaitable<void> close(std::uint16_t code, std::string reason) override {
+    error_code ec;
+    websocket::close_reason why(static_cast<websocket::close_code>(code), reason);
+    co_await ws_.async_close(why, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // The timer's handler refers to this object: wait until it has run before it goes away.
+  awaitable<void> settle() {
+    timer_.cancel();
+    error_code ignored;
+    timer_.expires_after(std::chrono::milliseconds(0));
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
+ private:
+  websocket::stream<beast::tcp_stream>& ws_;
+  asio::steady_timer timer_;
+  std::chrono::milliseconds write_timeout_;
+};
+
+}  // namespace
+
+awaitable<void> http_session::converse_websocket(
+    std::size_t max_message_bytes,
+    std::function<awaitable<void>(http::websocket_channel&)> conversation) {
+  response_sent_ = true;
+  keep_alive_ = false;
+  status_ = 101;
+  stream_.expires_never();
+  stream_moved_ = true;
+  auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream_));
+  // Pings after half the idle time find a vanished client; one that never answers is dropped.
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = limits_.header_timeout;
+  t.idle_timeout = limits_.idle_timeout;
+  t.keep_alive_pings = true;
+  ws->set_option(t);
+  ws->read_message_max(max_message_bytes);
+  ws->set_option(websocket::stream_base::decorator(
+      [id = request_id_](websocket::response_type& r) { r.set("X-Request-Id", id); }));
+  co_await ws->async_accept(parser_->get(), asio::use_awaitable);
+  on_shutdown_ = [weak = std::weak_ptr(ws)] {
+    if (auto s = weak.lock()) {
+      error_code ignored;
+      beast::get_lowest_layer(*s).socket().close(ignored);
+    }
+  };
+  if (closing_) on_shutdown_();
+  ws_channel channel(*ws, limits_.write_timeout);
+  std::exception_ptr failure;
+  try {
+    co_await conversation(channel);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await channel.settle();
+  on_shutdown_ = nullptr;
+  if (failure) std::rethrow_exception(failure);
+}
+
 awaitable<void> http_session::stream_sse(
     std::function<void(std::shared_ptr<http::message_sink>)> on_open) {
   bhttp::response_header<> h;

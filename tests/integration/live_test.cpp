@@ -9,6 +9,7 @@
 
 #include "support/api_client.hpp"
 #include "support/fixture.hpp"
+#include "support/ws_client.hpp"
 
 namespace sharebox::test {
 namespace {
@@ -19,50 +20,6 @@ namespace websocket = beast::websocket;
 using asio::ip::tcp;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A blocking WebSocket client whose reads have a deadline.
-class ws_client {
- public:
-  ws_client(std::uint16_t port, const std::string& target) : ws_(ioc_) {
-    tcp::resolver resolver(ioc_);
-    asio::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
-    ws_.handshake("127.0.0.1:" + std::to_string(port), target);
-  }
-
-  // The next message, or nullopt if none arrives within `timeout`.
-  std::optional<json> next(std::chrono::milliseconds timeout) {
-    beast::flat_buffer buffer;
-    std::optional<beast::error_code> result;
-    ws_.async_read(buffer, [&](beast::error_code ec, std::size_t) { result = ec; });
-    ioc_.restart();
-    ioc_.run_for(timeout);
-    if (!result) {
-      ws_.next_layer().cancel();
-      ioc_.restart();
-      ioc_.run();
-      return std::nullopt;
-    }
-    if (*result) return std::nullopt;
-    return json::parse(beast::buffers_to_string(buffer.data()));
-  }
-
-  // Skips messages until one matches.
-  std::optional<json> next_matching(const std::function<bool(const json&)>& pred,
-                                    std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto m = next(std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now()));
-      if (!m) return std::nullopt;
-      if (pred(*m)) return m;
-    }
-    return std::nullopt;
-  }
-
- private:
-  asio::io_context ioc_;
-  websocket::stream<tcp::socket> ws_;
-};
 
 class Live : public server_test {
  protected:

@@ -2,6 +2,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "sharebox/domain/auth_service.hpp"
@@ -249,6 +252,11 @@ class racing_blobs final : public domain::blob_store {
     return real_.open(id);
   }
   void remove(std::string_view id) noexcept override { real_.remove(id); }
+  int open_thumbnail(std::string_view id) const override { return real_.open_thumbnail(id); }
+  void put_thumbnail(std::string_view id, const std::filesystem::path& file) override {
+    real_.put_thumbnail(id, file);
+  }
+  std::filesystem::path scratch_path() const override { return real_.scratch_path(); }
 
  private:
   domain::blob_store& real_;
@@ -325,4 +333,98 @@ TEST_F(services, CommitHookFiresOnlyForCommitsWithEvents) {
   const auto id = files_.list(alice_, std::nullopt, 1).items.front().file.id;
   EXPECT_THROW(files_.remove(alice_, id, refuse), domain::error);
   EXPECT_EQ(fired, 1);  // rolled back
+}
+
+TEST_F(services, SessionsOpenForValidKeysAndEndOnSignOut) {
+  const auto key = auth_.add_key("alice", "web").secret;
+  EXPECT_FALSE(auth_.open_session("sbx_not_a_key", 60'000));
+  const auto s = auth_.open_session(key, 60'000);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->owner.id, "alice");
+  EXPECT_EQ(s->token.rfind("sbs_", 0), 0u);
+  EXPECT_NE(s->record.token_hash, s->token) << "only the hash is stored";
+  const auto who = auth_.session_user(s->token);
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->first.id, "alice");
+  EXPECT_FALSE(auth_.session_user(s->token + "x"));
+  EXPECT_TRUE(auth_.close_session(s->token));
+  EXPECT_FALSE(auth_.session_user(s->token));
+  EXPECT_FALSE(auth_.close_session(s->token));
+}
+
+TEST_F(services, SessionsExpireAndArePurged) {
+  const auto key = auth_.add_key("alice", "web").secret;
+  const auto s = auth_.open_session(key, 1);
+  ASSERT_TRUE(s);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(auth_.session_user(s->token)) << "expired";
+  EXPECT_EQ(auth_.purge_sessions(), 1);
+  EXPECT_EQ(auth_.purge_sessions(), 0);
+}
+
+TEST_F(services, RevokingAKeyEndsItsSessionsOnly) {
+  const auto k1 = auth_.add_key("alice", "one").secret;
+  const auto k2 = auth_.add_key("alice", "two").secret;
+  const auto s1 = auth_.open_session(k1, 60'000);
+  const auto s2 = auth_.open_session(k2, 60'000);
+  ASSERT_TRUE(s1 && s2);
+  ASSERT_TRUE(auth_.revoke(k1));
+  EXPECT_FALSE(auth_.session_user(s1->token));
+  EXPECT_TRUE(auth_.session_user(s2->token));
+}
+
+TEST_F(services, ImageMetadataIsKeptAndClearedByAReplace) {
+  const auto f = files_
+                     .create(alice_, "p.jpg", "image/jpeg", blob("jpeg"), {},
+                             domain::image_meta{640, 480, "jpeg"})
+                     .file;
+  auto got = files_.get(alice_, f.id).file;
+  ASSERT_TRUE(got.image);
+  EXPECT_EQ(got.image->width, 640);
+  EXPECT_EQ(got.image->height, 480);
+  EXPECT_EQ(got.image->format, "jpeg");
+  ASSERT_TRUE(files_.list(alice_, std::nullopt, 10).items.at(0).file.image);
+  files_.replace(alice_, f.id, {}, blob("text now"), std::nullopt, std::string("text/plain"));
+  EXPECT_FALSE(files_.get(alice_, f.id).file.image) << "the new content is not known to be one";
+}
+
+TEST_F(services, ListingShowsTheOwnerItsShares) {
+  const auto f = files_.create(alice_, "a.txt", "text/plain", blob("a")).file;
+  files_.share_file(alice_, f.id, "bob", domain::permission::read);
+  files_.share_file(alice_, f.id, "carol", domain::permission::write);
+  const auto mine = files_.list(alice_, std::nullopt, 10).items.at(0);
+  ASSERT_EQ(mine.shared_with.size(), 2u);
+  EXPECT_EQ(mine.shared_with[0].user_id, "bob");
+  EXPECT_EQ(mine.shared_with[1].perm, domain::permission::write);
+  EXPECT_TRUE(files_.list(bob_, std::nullopt, 10).items.at(0).shared_with.empty());
+}
+
+TEST_F(services, ThumbnailsGoWithTheirBlob) {
+  const auto b = blob("picture");
+  const auto scratch = blobs_.scratch_path();
+  { std::ofstream(scratch) << "thumb"; }
+  blobs_.put_thumbnail(b.id, scratch);
+  const int fd = blobs_.open_thumbnail(b.id);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  blobs_.remove(b.id);
+  EXPECT_LT(blobs_.open_thumbnail(b.id), 0) << "removed with the blob";
+
+  // A thumbnail put after its blob is gone (a delete raced it) does not stay.
+  const auto gone = blob("gone");
+  blobs_.remove(gone.id);
+  const auto late = blobs_.scratch_path();
+  { std::ofstream(late) << "thumb"; }
+  blobs_.put_thumbnail(gone.id, late);
+  EXPECT_LT(blobs_.open_thumbnail(gone.id), 0);
+}
+
+TEST_F(services, BlobWriterShowsItsFileAndRunningDigestBeforeCommit) {
+  auto w = blobs_.begin();
+  w->write("abc", 3);
+  EXPECT_TRUE(std::filesystem::exists(w->path()));
+  EXPECT_EQ(w->sha256_so_far(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  w->write("d", 1);
+  const auto info = w->commit();
+  EXPECT_EQ(info.sha256, "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589");
 }

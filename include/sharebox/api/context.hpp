@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sharebox/domain/auth_service.hpp"
+#include "sharebox/domain/intake_session.hpp"
 #include "sharebox/domain/file_service.hpp"
 #include "sharebox/domain/notification_service.hpp"
 #include "sharebox/domain/upload_service.hpp"
@@ -20,6 +21,15 @@ struct options {
   std::size_t max_json_body = 64 * 1024;
   // Origins whose browser pages may call the API (CORS); "*" allows any.
   std::vector<std::string> cors_origins;
+  std::int64_t session_ttl_ms = 7ll * 24 * 3600 * 1000;
+  bool secure_cookies = false;  // behind TLS: the cookie is sent over HTTPS only
+  struct {
+    domain::intake_limits session;
+    std::size_t max_message_bytes = 1024 * 1024;  // one WebSocket message
+    std::uint64_t max_pixels = 40'000'000;        // decoding memory grows with pixels
+    // Files bigger than this get no thumbnail made on demand (intake images always have one).
+    std::uint64_t max_thumbnail_source_bytes = 64ull << 20;
+  } intake;
 };
 
 // What handlers may use. The pool runs every blocking call (SQLite, fsync, hashing).
@@ -33,6 +43,8 @@ struct services {
   domain::upload_service& uploads;
   domain::blob_store& blobs;
   asio::thread_pool& pool;
+  // Image decoding only: a burst of pictures never holds up SQLite commits or fsyncs.
+  asio::thread_pool& image_pool;
   options opts;
   class live_hub& hub;
   class ticket_store& tickets;
@@ -45,7 +57,8 @@ struct request_context {
   const services& svc;
   http::params path;
   http::params query;
-  domain::user user;  // the authenticated caller, on routes that require one
+  domain::user user;         // the authenticated caller, on routes that require one
+  bool via_session = false;  // authenticated by the browser app's cookie
 };
 
 using handler = std::function<awaitable<void>(request_context&)>;

@@ -1,5 +1,7 @@
 #pragma once
 // Handlers, one group per resource, and the helpers they share.
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 
@@ -27,6 +29,14 @@ awaitable<void> read_notification(request_context& ctx);
 awaitable<void> read_all_notifications(request_context& ctx);
 awaitable<void> delete_notification(request_context& ctx);
 
+awaitable<void> post_session(request_context& ctx);
+awaitable<void> get_session(request_context& ctx);
+awaitable<void> delete_session(request_context& ctx);
+awaitable<void> get_web_index(request_context& ctx);
+awaitable<void> get_web_asset(request_context& ctx);
+awaitable<void> get_thumbnail(request_context& ctx);
+awaitable<void> ws_intake(request_context& ctx);
+
 awaitable<void> post_ws_ticket(request_context& ctx);
 awaitable<void> ws_events(request_context& ctx);
 awaitable<void> sse_events(request_context& ctx);
@@ -50,12 +60,31 @@ awaitable<void> list_shares(request_context& ctx);
 awaitable<void> delete_share(request_context& ctx);
 
 // --- shared helpers ---
-nlohmann::json to_json(const domain::file_view& v);
+// Closes a descriptor on every way out of a handler.
+struct unique_fd {
+  int fd = -1;
+  explicit unique_fd(int f) : fd(f) {}
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A file object; listings also show the owner whom the file is shared with.
+nlohmann::json to_json(const domain::file_view& v, bool listing = false);
 nlohmann::json to_json(const domain::share& s);
 nlohmann::json to_json(const domain::notification& n);
 
-// The caller from an API key (or a trusted X-User-Id); 401 otherwise.
+// The caller from an API key, a trusted X-User-Id or the browser app's session cookie; 401
+// otherwise. Cookie requests that change state must come from an allowed Origin (403).
 awaitable<domain::user> authenticate(request_context& ctx);
+inline constexpr std::string_view session_cookie_name = "sharebox_session";
+std::optional<std::string_view> session_cookie(const http::request_header& req);
+// True without an Origin header, for our own origin and for --cors-origins.
+bool origin_allowed(const request_context& ctx);
+// 403 origin_not_allowed unless origin_allowed(): WebSocket upgrades and sign-in.
+void require_allowed_origin(const request_context& ctx);
 http::string_response json_response(bhttp::status status, const nlohmann::json& body);
 
 // The body of a create/replace request, stored as a committed blob.
@@ -78,6 +107,12 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
 
 // ?limit= as an integer from 1 to 1000; 400 invalid_parameter otherwise.
 std::size_t limit_param(const http::params& query, std::size_t default_value);
+
+// For streams (WebSocket, SSE): a ticket (?ticket=) or the usual credentials.
+awaitable<domain::user> stream_user(request_context& ctx);
+// Before a WebSocket upgrade: 426 without one, 403 from another origin, then the caller
+// (ticket, cookie or key) into ctx.user.
+awaitable<void> admit_websocket(request_context& ctx);
 
 // A small JSON request body (limits from options): 413 if too large, 400 invalid_json if bad.
 awaitable<nlohmann::json> read_json_body(request_context& ctx);

@@ -33,6 +33,14 @@ struct config {
   double upload_sweep_interval_s = 60;
   std::string log_level = "info";
 
+  // Browser app and image intake.
+  double session_ttl_s = 7 * 24 * 3600;  // sign-in cookie lifetime
+  std::uint64_t intake_max_file_size = 5ull << 20;
+  std::size_t intake_max_files = 10;
+  int intake_phash_distance = 10;
+  std::uint64_t intake_max_pixels = 40'000'000;
+  unsigned image_workers = 0;  // decoding threads; 0 = one per core
+
   // Events (RabbitMQ). Kept in the outbox until a broker is reachable.
   std::string events = "on";  // "on" or "off"
   std::string rabbitmq_url;   // RABBITMQ_URL, amqp://user:pass@host:port/vhost

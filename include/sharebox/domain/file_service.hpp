@@ -33,7 +33,8 @@ class file_service {
 
   // Takes ownership of a committed blob: it is removed again if the metadata commit fails.
   file_view create(const user& caller, std::string name, std::string content_type,
-                   const blob_info& blob, const txn_hook& also = {});
+                   const blob_info& blob, const txn_hook& also = {},
+                   std::optional<image_meta> image = std::nullopt);
   file_view get(const user& caller, std::string_view file_id);
   // The file's current record and an open descriptor of its content (the caller closes it).
   // A replace or delete may remove the blob between reading the record and opening it; the

@@ -17,6 +17,13 @@ enum class permission { read, write };
 std::string_view to_string(permission p) noexcept;
 std::optional<permission> parse_permission(std::string_view s) noexcept;
 
+// What image intake learnt about a picture: kept with the file, cleared when its content changes.
+struct image_meta {
+  int width = 0;
+  int height = 0;
+  std::string format;  // jpeg, png, webp, heic, heif
+};
+
 struct file_record {
   std::int64_t seq = 0;  // insertion order; the list cursor
   std::string id;
@@ -29,21 +36,11 @@ struct file_record {
   std::int64_t version = 1;
   std::int64_t created_at = 0;  // unix ms
   std::int64_t updated_at = 0;
+  std::optional<image_meta> image;
 };
 
 // Strong entity-tag of a file's current content: the version changes on every content change.
 std::string etag_of(const file_record& f);
-
-// A file as seen by one user: the owner, or a share recipient.
-struct file_view {
-  file_record file;
-  std::optional<permission> shared_permission;  // set when the viewer is not the owner
-  std::optional<std::string> shared_by;
-  bool can_write() const noexcept {
-    return !shared_permission || *shared_permission == permission::write;
-  }
-  bool is_owner() const noexcept { return !shared_permission; }
-};
 
 struct share {
   std::string file_id;
@@ -53,6 +50,19 @@ struct share {
   std::int64_t created_at = 0;
 };
 
+// A file as seen by one user: the owner, or a share recipient.
+struct file_view {
+  file_record file;
+  std::optional<permission> shared_permission;  // set when the viewer is not the owner
+  std::optional<std::string> shared_by;
+  // Who the file is shared with: filled by listings, for the owner only.
+  std::vector<share> shared_with;
+  bool can_write() const noexcept {
+    return !shared_permission || *shared_permission == permission::write;
+  }
+  bool is_owner() const noexcept { return !shared_permission; }
+};
+
 struct api_key {
   std::string id;  // public identifier, for listing and revoking
   std::string user_id;
@@ -60,6 +70,15 @@ struct api_key {
   std::string label;
   std::int64_t created_at = 0;
   std::optional<std::int64_t> revoked_at;
+};
+
+// A browser sign-in: the cookie carries the token, the store only its SHA-256.
+struct web_session {
+  std::string token_hash;  // raw bytes
+  std::string user_id;
+  std::optional<std::string> key_id;  // the key that opened it; revoking it ends the session
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
 };
 
 struct file_page {

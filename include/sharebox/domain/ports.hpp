@@ -3,6 +3,7 @@
 // every call may block (disk, SQLite) and is made from the worker pool, never a network thread.
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,14 @@ class metadata_txn {
   virtual std::vector<api_key> keys_of(std::string_view user_id) = 0;
   // Revokes by key id; false if no such active key.
   virtual bool revoke_key(std::string_view key_id, std::int64_t at) = 0;
+
+  virtual void insert_session(const web_session& s) = 0;
+  // The session with this token hash, unless the key that opened it has been revoked (expiry is
+  // the caller's to check).
+  virtual std::optional<web_session> find_session(std::string_view token_hash) = 0;
+  virtual bool delete_session(std::string_view token_hash) = 0;
+  // Deletes sessions that expired before `now`; returns how many.
+  virtual std::int64_t purge_sessions(std::int64_t now) = 0;
 
   virtual std::optional<file_record> find_file(std::string_view id) = 0;
   virtual void insert_file(const file_record& f) = 0;  // assigns nothing: seq is read back
@@ -136,6 +145,10 @@ class blob_writer {
   virtual ~blob_writer() = default;
   virtual void write(const void* data, std::size_t size) = 0;
   virtual std::uint64_t size() const noexcept = 0;
+  // The temporary file, readable before commit (image intake validates it there first).
+  virtual const std::filesystem::path& path() const noexcept = 0;
+  // Hex SHA-256 of the bytes written so far (the writer goes on hashing).
+  virtual std::string sha256_so_far() const = 0;
   // fsync, rename into place, fsync the directory: after this the blob survives power loss.
   virtual blob_info commit() = 0;
 };
@@ -146,7 +159,15 @@ class blob_store {
   virtual std::unique_ptr<blob_writer> begin() = 0;
   // An open read-only descriptor (caller closes), or -1 if missing.
   virtual int open(std::string_view blob_id) const = 0;
+  // Removes the blob and anything derived from it (its thumbnail).
   virtual void remove(std::string_view blob_id) noexcept = 0;
+
+  // A blob's thumbnail: derived data, made again when missing, so not fsynced. -1 if none.
+  virtual int open_thumbnail(std::string_view blob_id) const = 0;
+  // Moves `file` (made at a scratch_path()) into place as the blob's thumbnail.
+  virtual void put_thumbnail(std::string_view blob_id, const std::filesystem::path& file) = 0;
+  // A fresh path on the store's filesystem for a file about to be put (removed at start if left).
+  virtual std::filesystem::path scratch_path() const = 0;
 };
 
 // One resumable upload's file, written at any offset over many requests.

@@ -33,6 +33,26 @@ class message_sink {
   virtual void send(std::string kind, std::shared_ptr<const std::string> text) = 0;
 };
 
+// A two-way WebSocket conversation (image intake). Used from the handler's coroutine only, one
+// call at a time; the transport answers pings and enforces the idle timeout meanwhile.
+class websocket_channel {
+ public:
+  struct piece {
+    std::size_t size = 0;
+    bool binary = false;
+    bool message_done = false;  // the last piece of its message
+  };
+  virtual ~websocket_channel() = default;
+  // Reads the next piece of the incoming message, at most `size` bytes: a large message arrives
+  // in several pieces and is never buffered whole. nullopt once the client has closed, vanished,
+  // timed out or broken the protocol (e.g. a message over the size limit).
+  virtual awaitable<std::optional<piece>> read_some(void* data, std::size_t size) = 0;
+  // Sends one text message; throws if the client does not take it within the write timeout.
+  virtual awaitable<void> write_text(std::string text) = 0;
+  // Starts the closing handshake with `code` (RFC 6455 section 7.4).
+  virtual awaitable<void> close(std::uint16_t code, std::string reason) = 0;
+};
+
 class exchange {
  public:
   virtual ~exchange() = default;
@@ -61,6 +81,11 @@ class exchange {
   // when the client disconnects (incoming messages are ignored). The connection is then done.
   virtual awaitable<void> stream_websocket(
       std::function<void(std::shared_ptr<message_sink>)> on_open) = 0;
+  // Completes a WebSocket upgrade and runs `conversation` on it; returns when it ends (the
+  // connection is then done). Messages over `max_message_bytes` close the connection.
+  virtual awaitable<void> converse_websocket(
+      std::size_t max_message_bytes,
+      std::function<awaitable<void>(websocket_channel&)> conversation) = 0;
   // Answers 200 text/event-stream and streams until the client disconnects.
   virtual awaitable<void> stream_sse(
       std::function<void(std::shared_ptr<message_sink>)> on_open) = 0;

@@ -56,6 +56,7 @@ class router {
   // "/a/{b}" -> {"a", "{b}"}; a trailing slash is an empty last segment, as in parse_target.
   static std::vector<std::string> split(std::string_view pattern) {
     std::vector<std::string> out;
+    if (pattern == "/") return out;  // the root: no segments, as parse_target("/") gives
     const bool trailing_slash = pattern.size() > 1 && pattern.back() == '/';
     while (!pattern.empty()) {
       if (pattern.front() == '/') pattern.remove_prefix(1);

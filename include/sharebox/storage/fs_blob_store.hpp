@@ -17,6 +17,9 @@ class fs_blob_store final : public domain::blob_store {
   std::unique_ptr<domain::blob_writer> begin() override;
   int open(std::string_view blob_id) const override;
   void remove(std::string_view blob_id) noexcept override;
+  int open_thumbnail(std::string_view blob_id) const override;
+  void put_thumbnail(std::string_view blob_id, const std::filesystem::path& file) override;
+  std::filesystem::path scratch_path() const override;
 
   // At start: temp files belong to uploads that were never acknowledged.
   std::size_t remove_temp_files();
@@ -32,8 +35,10 @@ class fs_blob_store final : public domain::blob_store {
 
  private:
   std::filesystem::path blob_path(std::string_view blob_id) const;
+  std::filesystem::path thumbnail_path(std::string_view blob_id) const;
   std::filesystem::path blobs_;
   std::filesystem::path tmp_;
+  std::filesystem::path thumbs_;
 };
 
 }  // namespace sharebox::storage

@@ -55,6 +55,9 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   }
   awaitable<void> stream_websocket(
       std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
+  awaitable<void> converse_websocket(
+      std::size_t max_message_bytes,
+      std::function<awaitable<void>(http::websocket_channel&)> conversation) override;
   awaitable<void> stream_sse(
       std::function<void(std::shared_ptr<http::message_sink>)> on_open) override;
   bool is_websocket_upgrade() const override;

@@ -1,0 +1,50 @@
+# Generates a C++ source holding every file of web/ (the browser app) as bytes, with its content
+# type and a strong ETag, so the binary serves the app from any working directory.
+file(GLOB files ${DIR}/*)
+list(SORT files)
+set(arrays "")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  if(IS_DIRECTORY ${f})
+    continue()
+  endif()
+  get_filename_component(name ${f} NAME)
+  if(NOT name MATCHES "^[a-z0-9-]+\\.(html|css|js|svg|png|ico|json)$")
+    message(FATAL_ERROR "web/${name}: asset names are [a-z0-9-]+ with a known extension")
+  endif()
+  get_filename_component(ext ${f} LAST_EXT)
+  if(ext STREQUAL ".html")
+    set(type "text/html; charset=utf-8")
+  elseif(ext STREQUAL ".css")
+    set(type "text/css; charset=utf-8")
+  elseif(ext STREQUAL ".js")
+    set(type "text/javascript; charset=utf-8")
+  elseif(ext STREQUAL ".svg")
+    set(type "image/svg+xml")
+  elseif(ext STREQUAL ".png")
+    set(type "image/png")
+  elseif(ext STREQUAL ".ico")
+    set(type "image/x-icon")
+  else()
+    set(type "application/json")
+  endif()
+  file(READ ${f} hex HEX)
+  file(SHA256 ${f} digest)
+  string(SUBSTRING ${digest} 0 16 digest)
+  string(LENGTH "${hex}" hex_length)
+  math(EXPR size "${hex_length} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+  string(APPEND arrays "constexpr char asset_${i}[] = {${bytes} 0};\n")
+  string(APPEND table
+         "    {\"${name}\", \"${type}\", std::string_view(asset_${i}, ${size}), \"\\\"${digest}\\\"\"},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+file(WRITE ${OUT}.tmp "// Generated from web/ by cmake/embed_web.cmake.\n"
+  "#include \"sharebox/api/web_assets.hpp\"\n\n"
+  "namespace sharebox::api {\nnamespace {\n${arrays}}  // namespace\n\n"
+  "std::span<const web_asset> web_assets() {\n"
+  "  static const web_asset all[] = {\n${table}    {\"\", \"\", {}, \"\"}};\n"
+  "  return std::span<const web_asset>(all, sizeof(all) / sizeof(all[0]) - 1);\n}\n"
+  "}  // namespace sharebox::api\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
