@@ -40,7 +40,6 @@ export class IntakeClient {
     this.session = null; // the server's `session` message
     this.connecting = null;
     this.seq = 0;
-    this.acceptedInSession = 0;
     this.pending = new Map(); // client_file_id -> {ready, verdict, onProgress}
     this.onError = onError || (() => {});
   }
@@ -73,7 +72,6 @@ export class IntakeClient {
       }
       if (msg.type === 'session') {
         this.session = msg;
-        this.acceptedInSession = 0;
         clearTimeout(timer);
         opened.resolve(msg);
         return;
@@ -121,7 +119,6 @@ export class IntakeClient {
     else if (msg.type === 'progress') p.onProgress(Number(msg.received) || 0, 'server');
     else if (msg.type === 'verdict') {
       this.pending.delete(msg.client_file_id);
-      if (msg.accepted) this.acceptedInSession++;
       p.verdict.resolve(msg);
       p.ready.reject(new Error('verdict before ready'));
     }
@@ -137,11 +134,9 @@ export class IntakeClient {
 
   // Sends one file; resolves the verdict message ({accepted, code, message, file, ...}).
   // onProgress(bytes) reports bytes on their way or, from `progress` messages, received.
-  // A session accepts at most limits.max_files files: past that, a new socket starts a new
-  // session (duplicates are then detected within each session only).
+  // The tab keeps one session: past limits.max_files accepted files the server answers
+  // session_limit, and that is final (the limit is the server's to keep, not to work around).
   async send(file, { name = file.name, onProgress = () => {} } = {}) {
-    const maxFiles = this.session?.limits?.max_files;
-    if (this.connected && this.pending.size === 0 && maxFiles && this.acceptedInSession >= maxFiles) this.close();
     await this.connect();
     const ws = this.ws;
     const id = `f${++this.seq}`;

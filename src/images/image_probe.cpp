@@ -1,5 +1,7 @@
 #include "sharebox/images/image_probe.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -372,6 +374,15 @@ void initialize() {
     // No operation cache: every call here is a one-off on a different file, and the cache would
     // hold decoded pixels and open files.
     vips_cache_set_max(0);
+    // Damaged uploads make libvips (and libjpeg/libpng through it) warn on stderr for every file;
+    // the verdict already says what was wrong, so the details go to the debug log instead.
+    g_log_set_handler(
+        "VIPS",
+        static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
+        [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
+          spdlog::debug("libvips: {}", message ? message : "");
+        },
+        nullptr);
     // See the header: more than one worker loses errors from the last tile (libvips 8.14).
     vips_concurrency_set(1);
     vips_block_untrusted_set(TRUE);

@@ -673,14 +673,31 @@ awaitable<void> http_session::stream_sse(
   co_await ping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
+namespace {
+
+// The target as logged: a ?ticket= (a credential, if short-lived) is not written to logs.
+std::string loggable_target(std::string_view target) {
+  std::string out(target);
+  for (std::size_t at = out.find("ticket="); at != std::string::npos;
+       at = out.find("ticket=", at + 1)) {
+    if (at == 0 || (out[at - 1] != '?' && out[at - 1] != '&')) continue;
+    const std::size_t value = at + 7;
+    const std::size_t end = std::min(out.find('&', value), out.size());
+    out.replace(value, end - value, "REDACTED");
+  }
+  return out;
+}
+
+}  // namespace
+
 void http_session::log_access(unsigned status) {
   const auto ms = std::chrono::duration<double, std::milli>(clock::now() - started_).count();
   const bool have_request = parser_ && parser_->is_header_done();
   spdlog::info("{} {} {} {} {} in={} out={} {:.1f}ms", request_id_,
                principal_.empty() ? "-" : principal_,
                have_request ? std::string(parser_->get().method_string()) : "-",
-               have_request ? std::string(parser_->get().target()) : "-", status, body_received_,
-               bytes_out_, ms);
+               have_request ? loggable_target(parser_->get().target()) : "-", status,
+               body_received_, bytes_out_, ms);
 }
 
 }  // namespace sharebox::transport

@@ -540,6 +540,10 @@ test('a failed upload keeps its file: Retry finishes it (intake connection lost,
   assert.deepEqual(tus, ['HEAD', 'PATCH'], 'Retry resumed the upload it had created');
   await page.locator('tr.file-row[data-name="report.pdf"]').waitFor();
 
-  assert.deepEqual(unexpectedProblems(page).filter((p) => !/ERR_INTERNET_DISCONNECTED|net::ERR_FAILED/.test(p)), []);
+  // Expected here: the network errors this test causes, and Chromium's note when a slice was
+  // already queued as the test cut the intake socket (the page checks readyState before each
+  // send, but the cut can land between the check and the browser's own state change).
+  const expected = /ERR_INTERNET_DISCONNECTED|net::ERR_FAILED|WebSocket is already in CLOSING or CLOSED state/;
+  assert.deepEqual(unexpectedProblems(page).filter((p) => !expected.test(p)), []);
   await page.context().close();
 });

@@ -130,10 +130,20 @@ class Intake : public alice_test {
 };
 
 TEST_F(Intake, SessionOpensWithItsLimits) {
-  auto c = connect();
+  const std::string t = ticket();
+  auto c = std::make_unique<intake_client>(port(), "/ws/intake?ticket=" + t);
   EXPECT_EQ(c->hello()["type"], "session");
   EXPECT_EQ(c->hello()["limits"]["max_file_bytes"], 5 * 1024 * 1024);
   EXPECT_EQ(c->hello()["limits"]["max_files"], 10);
+  // The access log shows the request, but not the ticket: a credential, however short-lived.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server().stderr_text().find("/ws/intake?ticket=REDACTED") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    c->vanish();  // the access line is written when the connection ends
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(server().stderr_text().find("/ws/intake?ticket=REDACTED"), std::string::npos);
+  EXPECT_EQ(server().stderr_text().find(t), std::string::npos);
 }
 
 TEST_F(Intake, AcceptedImageBecomesAFileWithDimensionsAndThumbnail) {
