@@ -281,7 +281,7 @@ class intake_conversation {
         pl.max_pixels = opts.max_pixels;
         return checked{images::analyze(f.writer->path(), pl, &thumb), f.writer->sha256_so_far()};
       });
-      rejection = session_.check_duplicate(c->sha256, c->image.phash);
+      rejection = session_.check_duplicate(c->sha256, c->image.phash, c->image.phash_structure);
     } catch (const images::image_error& e) {
       rejection = domain::intake_rejection{std::string(code_of(e.code())), e.what(), {}};
     } catch (const std::exception& e) {
@@ -301,11 +301,12 @@ class intake_conversation {
       failure = std::current_exception();
     }
     if (failure) {
-      co_await discard(nullptr, thumb);
+      co_await discard(std::move(f.writer), thumb);
       co_await send_rejection(f.client_file_id, storage_failure(failure, "storing"));
       co_return;
     }
-    session_.accepted(f.client_file_id, f.name, c->sha256, c->image.phash);
+    session_.accepted(f.client_file_id, f.name, c->sha256, c->image.phash,
+                      c->image.phash_structure);
     const json verdict{{"type", "verdict"},
                        {"client_file_id", f.client_file_id},
                        {"accepted", true},

@@ -205,8 +205,9 @@ int serve(const config& cfg) {
   api_opts.trust_user_header = cfg.trust_user_header;
   api_opts.cors_origins = split_list(cfg.cors_origins);
   api_opts.session_ttl_ms = static_cast<std::int64_t>(cfg.session_ttl_s * 1000);
-  api_opts.intake.session = {cfg.intake_max_file_size, cfg.intake_max_files,
-                             cfg.intake_phash_distance};
+  api_opts.intake.session.max_file_bytes = cfg.intake_max_file_size;
+  api_opts.intake.session.max_files = cfg.intake_max_files;
+  api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
   api_opts.intake.max_pixels = cfg.intake_max_pixels;
   api::services svc{files,      auth,     notifications, uploads, blobs,         pool,
                     image_pool, api_opts, hub,           tickets, health_details};

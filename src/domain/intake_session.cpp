@@ -42,7 +42,8 @@ std::optional<intake_rejection> intake_session::check_announce(
 }
 
 std::optional<intake_rejection> intake_session::check_duplicate(std::string_view sha256,
-                                                                std::uint64_t phash) const {
+                                                                std::uint64_t phash,
+                                                                double phash_structure) const {
   for (const auto& a : accepted_) {
     if (a.sha256 == sha256) {
       return intake_rejection{"duplicate",
@@ -50,10 +51,12 @@ std::optional<intake_rejection> intake_session::check_duplicate(std::string_view
                               a.client_file_id};
     }
   }
+  if (phash_structure < limits_.min_phash_structure) return std::nullopt;
   // The closest match names the duplicate: with several near ones, that is the likeliest.
   const accepted_file* best = nullptr;
   int best_distance = limits_.max_phash_distance + 1;
   for (const auto& a : accepted_) {
+    if (a.phash_structure < limits_.min_phash_structure) continue;
     const int d = std::popcount(a.phash ^ phash);
     if (d < best_distance) {
       best_distance = d;
@@ -68,8 +71,9 @@ std::optional<intake_rejection> intake_session::check_duplicate(std::string_view
 }
 
 void intake_session::accepted(std::string client_file_id, std::string name, std::string sha256,
-                              std::uint64_t phash) {
-  accepted_.push_back({std::move(client_file_id), std::move(name), std::move(sha256), phash});
+                              std::uint64_t phash, double phash_structure) {
+  accepted_.push_back(
+      {std::move(client_file_id), std::move(name), std::move(sha256), phash, phash_structure});
 }
 
 }  // namespace sharebox::domain

@@ -232,7 +232,7 @@ image_ptr without_metadata(VipsImage* in) {
   return copy;
 }
 
-std::uint64_t hash_of(VipsImage* view) {
+detail::phash_result hash_of(VipsImage* view) {
   auto fail = [](const char* step) -> std::runtime_error {
     return std::runtime_error(std::string("libvips ") + step + " failed: " + take_vips_error());
   };
@@ -449,7 +449,9 @@ analysis analyze(const std::filesystem::path& path, const probe_limits& limits,
   view = without_metadata(view.get());
 
   if (thumbnail_out) write_thumbnail(view.get(), limits.thumbnail_size, *thumbnail_out);
-  result.phash = hash_of(view.get());
+  const auto hashed = hash_of(view.get());
+  result.phash = hashed.hash;
+  result.phash_structure = hashed.structure;
   return result;
 }
 

@@ -80,7 +80,7 @@ std::array<std::array<double, kSide>, kLow> dct_basis() {
 
 }  // namespace
 
-std::uint64_t dct_phash(std::span<const std::uint8_t> grey, int width, int height) {
+phash_result dct_phash(std::span<const std::uint8_t> grey, int width, int height) {
   if (width < 1 || height < 1 ||
       grey.size() < static_cast<std::size_t>(width) * static_cast<std::size_t>(height)) {
     throw std::invalid_argument("dct_phash: the pixel buffer does not match its size");
@@ -114,11 +114,15 @@ std::uint64_t dct_phash(std::span<const std::uint8_t> grey, int width, int heigh
   std::nth_element(ac.begin(), ac.begin() + ac.size() / 2, ac.end());
   const double median = ac[ac.size() / 2];
 
-  std::uint64_t hash = 0;
+  phash_result out;
+  double energy = 0;
   for (std::size_t i = 0; i < coefficients.size(); ++i) {
-    if (coefficients[i] > median) hash |= std::uint64_t{1} << (63 - i);
+    if (coefficients[i] > median) out.hash |= std::uint64_t{1} << (63 - i);
+    if (i != 0) energy += coefficients[i] * coefficients[i];
   }
-  return hash;
+  // Orthonormal DCT: the coefficients' energy is the pixels' energy, spread over kSide^2 pixels.
+  out.structure = std::sqrt(energy / (kSide * kSide));
+  return out;
 }
 
 }  // namespace sharebox::images::detail

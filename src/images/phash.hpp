@@ -15,6 +15,13 @@ namespace sharebox::images::detail {
 //     frequency). The DC bit is therefore set for any picture that is not black: 63 bits carry
 //     the information. Coefficients within 1e-6 of zero count as zero, so a flat picture hashes to
 //     a stable value instead of to rounding noise.
-std::uint64_t dct_phash(std::span<const std::uint8_t> grey, int width, int height);
+struct phash_result {
+  std::uint64_t hash = 0;
+  // How much large-scale structure the hash describes: the RMS, in grey levels, of the picture's
+  // 63 lowest AC frequencies. Photos have tens; a flat or fine-textured picture (sand, noise,
+  // fog) has little, and its bits are then set by small wobbles that any picture may share.
+  double structure = 0;
+};
+phash_result dct_phash(std::span<const std::uint8_t> grey, int width, int height);
 
 }  // namespace sharebox::images::detail

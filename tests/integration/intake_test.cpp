@@ -223,6 +223,19 @@ TEST_F(Intake, DuplicatesBySameBytesReencodingAndResizing) {
   EXPECT_TRUE(wait_for_no_temp_files(5s));
 }
 
+TEST_F(Intake, DifferentTexturesAreNotDuplicates) {
+  // Fine-grained pictures (sand, gravel) share a perceptual hash for want of large-scale
+  // structure: they are told apart by their bytes only, never refused as the same picture.
+  auto c = connect();
+  for (unsigned i = 0; i < 4; ++i) {
+    const auto v = c->send_file("t" + std::to_string(i), "sand" + std::to_string(i) + ".jpg",
+                                make_texture(i + 1, 800, 600));
+    EXPECT_TRUE(v.value("accepted", false)) << v.dump();
+  }
+  const auto again = c->send_file("u", "sand-again.jpg", make_texture(1, 800, 600));
+  EXPECT_TRUE(is_rejected(again, "duplicate")) << "the same bytes are still a duplicate";
+}
+
 TEST_F(Intake, TooLargeDeclaredIsRefusedBeforeAnyByte) {
   auto c = connect();
   c->announce("big", "big.jpg", 6 * 1024 * 1024);

@@ -78,4 +78,30 @@ std::string make_picture(unsigned seed, int width, int height, std::string_view 
   return out;
 }
 
+std::string make_texture(unsigned seed, int width, int height) {
+  start_vips();
+  image_ref bands[3];
+  for (int b = 0; b < 3; ++b) {
+    if (vips_gaussnoise(&bands[b].p, width, height, "sigma", 50.0, "mean", 128.0, "seed",
+                        static_cast<int>(seed * 3 + b), nullptr) != 0) {
+      fail("gaussnoise");
+    }
+  }
+  VipsImage* in[3] = {bands[0].p, bands[1].p, bands[2].p};
+  image_ref joined;
+  if (vips_bandjoin(in, &joined.p, 3, nullptr) != 0) fail("bandjoin");
+  image_ref bytes;
+  if (vips_cast_uchar(joined.p, &bytes.p, nullptr) != 0) fail("cast");
+  image_ref srgb;
+  if (vips_copy(bytes.p, &srgb.p, "interpretation", VIPS_INTERPRETATION_sRGB, nullptr) != 0) {
+    fail("copy");
+  }
+  void* buf = nullptr;
+  size_t len = 0;
+  if (vips_jpegsave_buffer(srgb.p, &buf, &len, "Q", 90, nullptr) != 0) fail("save");
+  std::string out(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return out;
+}
+
 }  // namespace sharebox::test

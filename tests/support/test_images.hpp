@@ -11,4 +11,8 @@ namespace sharebox::test {
 std::string make_picture(unsigned seed, int width, int height, std::string_view format,
                          int quality = 90);
 
+// A width x height JPEG of fine colour noise (sand, gravel, fog): different seeds are different
+// pictures, yet their perceptual hashes are alike, for want of large-scale structure.
+std::string make_texture(unsigned seed, int width, int height);
+
 }  // namespace sharebox::test

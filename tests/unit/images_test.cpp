@@ -883,6 +883,32 @@ TEST_F(ImageHash, DifferentPicturesAreFar) {
   std::printf("[   info   ] closest different pair: distance %d\n", closest);
 }
 
+TEST_F(ImageHash, StructureTellsPhotosFromTextures) {
+  const fs::path d = dir();
+  // Photos (large shapes, skies) have tens of grey levels of large-scale structure.
+  for (const auto& [name, picture] :
+       {std::pair<std::string, image>{"landscape", landscape(1000, 700)},
+        {"clouds", clouds(1000, 700, 5)},
+        {"target", target(1000, 700)}}) {
+    const double s =
+        images::analyze(save_jpeg(picture.get(), d / (name + ".jpg")), {}).phash_structure;
+    std::printf("[   info   ] %s: structure %.1f\n", name.c_str(), s);
+    EXPECT_GT(s, 10.0) << name;
+  }
+  // Fine noise and a flat picture have almost none: their hashes carry no picture.
+  image noisy = make([](VipsImage** out) {
+    return vips_gaussnoise(out, 800, 600, "sigma", 50.0, "mean", 128.0, "seed", 7, nullptr);
+  });
+  image noise = make([&](VipsImage** out) { return vips_cast_uchar(noisy.get(), out, nullptr); });
+  image flat = canvas(800, 600, {120, 130, 140});
+  for (const auto& [name, picture] :
+       {std::pair<std::string, VipsImage*>{"noise", noise.get()}, {"flat", flat.get()}}) {
+    const double s = images::analyze(save_png(picture, d / (name + ".png")), {}).phash_structure;
+    std::printf("[   info   ] %s: structure %.2f\n", name.c_str(), s);
+    EXPECT_LT(s, 3.0) << name;
+  }
+}
+
 // ---- Concurrency and cost -----------------------------------------------------------------------
 
 TEST_F(ImageProbe, AnalysesOnFourThreadsAtOnce) {

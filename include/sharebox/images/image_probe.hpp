@@ -60,6 +60,9 @@ struct analysis {
   // 64-bit DCT perceptual hash of the picture as shown (EXIF orientation applied, transparency
   // on white), from a 32 x 32 greyscale reduction: see src/images/phash.hpp.
   std::uint64_t phash = 0;
+  // How much large-scale structure the hash rests on (grey levels; photos have tens). Below a
+  // few, different pictures can hash alike: see src/images/phash.hpp.
+  double phash_structure = 0;
 };
 
 // Validates the file at `path` completely (truncation and corrupt data are errors, not
