@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -135,6 +136,9 @@ class upload_sweeper {
 }  // namespace
 
 int serve(const config& cfg) {
+  // A client that disconnects during sendfile(2) must cost an EPIPE on its own connection, not
+  // a SIGPIPE that kills the whole server (Asio's own sends use MSG_NOSIGNAL; sendfile cannot).
+  std::signal(SIGPIPE, SIG_IGN);
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned threads = cfg.threads ? cfg.threads : cores;
   const unsigned workers = cfg.workers ? cfg.workers : std::max(4u, 2 * cores);
