@@ -12,6 +12,16 @@ namespace {
 
 using verb = bhttp::verb;
 
+[[noreturn]] void unauthenticated(std::string detail) {
+  throw domain::error(domain::errc::unauthenticated, std::move(detail));
+}
+
+bool changes_state(verb m) {
+  return m != verb::get && m != verb::head && m != verb::options;
+}
+
+}  // namespace
+
 std::optional<std::string_view> presented_key(const http::request_header& req) {
   const auto auth = req[bhttp::field::authorization];
   if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) {
@@ -24,15 +34,11 @@ std::optional<std::string_view> presented_key(const http::request_header& req) {
   return std::nullopt;
 }
 
-[[noreturn]] void unauthenticated(std::string detail) {
-  throw domain::error(domain::errc::unauthenticated, std::move(detail));
+void require_own_page(const request_context& ctx, std::string detail) {
+  if (ctx.io.request()[bhttp::field::origin].empty() || !origin_allowed(ctx)) {
+    throw http::api_error(bhttp::status::forbidden, "csrf_rejected", std::move(detail));
+  }
 }
-
-bool changes_state(verb m) {
-  return m != verb::get && m != verb::head && m != verb::options;
-}
-
-}  // namespace
 
 std::optional<std::string_view> session_cookie(const http::request_header& req) {
   // Cookie: a=1; sharebox_session=TOKEN; b=2 (RFC 6265 section 5.4). Several Cookie fields may
@@ -100,11 +106,10 @@ awaitable<domain::user> authenticate(request_context& ctx) {
     // A cookie comes with every request the browser makes, whichever page caused it: changes
     // are accepted only from our own pages (CSRF). SameSite=Strict already stops most; the
     // Origin check also covers same-site pages on other ports and older browsers.
-    if (changes_state(req.method()) &&
-        (req[bhttp::field::origin].empty() || !origin_allowed(ctx))) {
-      throw http::api_error(bhttp::status::forbidden, "csrf_rejected",
-                            "Changes made with the sign-in cookie must come from sharebox's own "
-                            "pages (Origin).");
+    if (changes_state(req.method())) {
+      require_own_page(ctx,
+                       "Changes made with the sign-in cookie must come from sharebox's own pages "
+                       "(Origin).");
     }
     const std::string token(*cookie);
     auto s = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.session_user(token); });

@@ -24,13 +24,9 @@ nlohmann::json session_json(const domain::user& u, std::int64_t expires_at) {
           {"expires_at", util::format_rfc3339(expires_at)}};
 }
 
-// The key from {"api_key": "..."} or, for scripts, the usual Authorization header.
-awaitable<std::string> presented_key(request_context& ctx) {
-  const auto& req = ctx.io.request();
-  const auto auth = req[bhttp::field::authorization];
-  if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) {
-    co_return std::string(auth.substr(7));
-  }
+// The key from {"api_key": "..."} or, for scripts, the usual key headers.
+awaitable<std::string> key_to_exchange(request_context& ctx) {
+  if (const auto key = presented_key(ctx.io.request())) co_return std::string(*key);
   const auto body = co_await read_json_body(ctx);
   const auto it = body.find("api_key");
   if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
@@ -44,7 +40,7 @@ awaitable<std::string> presented_key(request_context& ctx) {
 awaitable<void> post_session(request_context& ctx) {
   // Login CSRF: another site's page must not sign the browser in as someone else.
   require_allowed_origin(ctx);
-  const std::string key = co_await presented_key(ctx);
+  const std::string key = co_await key_to_exchange(ctx);
   const auto ttl = ctx.svc.opts.session_ttl_ms;
   auto s =
       co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.open_session(key, ttl); });
@@ -71,10 +67,7 @@ awaitable<void> get_session(request_context& ctx) {
 awaitable<void> delete_session(request_context& ctx) {
   const auto cookie = session_cookie(ctx.io.request());
   // Signing out is a change like any other: only our own pages may do it.
-  if (cookie && (ctx.io.request()[bhttp::field::origin].empty() || !origin_allowed(ctx))) {
-    throw http::api_error(bhttp::status::forbidden, "csrf_rejected",
-                          "Sign out from sharebox's own pages.");
-  }
+  if (cookie) require_own_page(ctx, "Sign out from sharebox's own pages.");
   if (cookie) {
     const std::string token(*cookie);
     co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.close_session(token); });

@@ -80,11 +80,16 @@ nlohmann::json to_json(const domain::notification& n);
 // otherwise. Cookie requests that change state must come from an allowed Origin (403).
 awaitable<domain::user> authenticate(request_context& ctx);
 inline constexpr std::string_view session_cookie_name = "sharebox_session";
+// The API key of `Authorization: Bearer KEY` or `X-API-Key: KEY`, if any.
+std::optional<std::string_view> presented_key(const http::request_header& req);
 std::optional<std::string_view> session_cookie(const http::request_header& req);
 // True without an Origin header, for our own origin and for --cors-origins.
 bool origin_allowed(const request_context& ctx);
 // 403 origin_not_allowed unless origin_allowed(): WebSocket upgrades and sign-in.
 void require_allowed_origin(const request_context& ctx);
+// 403 csrf_rejected unless the request carries an Origin that origin_allowed() accepts: what a
+// change authenticated by the cookie needs (browsers send Origin on every such request).
+void require_own_page(const request_context& ctx, std::string detail);
 http::string_response json_response(bhttp::status status, const nlohmann::json& body);
 
 // The body of a create/replace request, stored as a committed blob.
