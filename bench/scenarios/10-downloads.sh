@@ -2,6 +2,8 @@
 # Each scenario: fixtures, warm-up (one download from each server), sharebox then nginx with the
 # same client parameters, then one result_add.
 
+ALL_SCENARIOS+=(S1 S2a S2b)
+
 BENCH_DURATION=${BENCH_DURATION:-10s}
 
 scenario_S1() {
