@@ -88,18 +88,12 @@ void require_allowed_origin(const request_context& ctx) {
   }
 }
 
-awaitable<domain::user> authenticate(request_context& ctx) {
+credential read_credential(request_context& ctx) {
   const auto& req = ctx.io.request();
-  if (const auto key = presented_key(req)) {
-    const std::string k(*key);
-    auto u = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.authenticate(k); });
-    if (!u) unauthenticated("The API key is not valid.");
-    co_return *u;
-  }
+  if (const auto key = presented_key(req)) return {credential::kind::api_key, std::string(*key)};
   if (ctx.svc.opts.trust_user_header) {
     if (const auto it = req.find("X-User-Id"); it != req.end()) {
-      const std::string id(it->value());
-      co_return co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.trusted_user(id); });
+      return {credential::kind::trusted_user, std::string(it->value())};
     }
   }
   if (const auto cookie = session_cookie(req)) {
@@ -111,13 +105,40 @@ awaitable<domain::user> authenticate(request_context& ctx) {
                        "Changes made with the sign-in cookie must come from sharebox's own pages "
                        "(Origin).");
     }
-    const std::string token(*cookie);
-    auto s = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.session_user(token); });
-    if (!s) unauthenticated("The session has ended; sign in again.");
-    ctx.via_session = true;
-    co_return s->first;
+    return {credential::kind::session, std::string(*cookie)};
   }
   unauthenticated("Send an API key as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.");
+}
+
+domain::user resolve_credential(const services& svc, const credential& c) {
+  switch (c.type) {
+    case credential::kind::api_key: {
+      auto u = svc.auth.authenticate(c.secret);
+      if (!u) unauthenticated("The API key is not valid.");
+      return *u;
+    }
+    case credential::kind::trusted_user:
+      return svc.auth.trusted_user(c.secret);
+    case credential::kind::session: {
+      auto s = svc.auth.session_user(c.secret);
+      if (!s) unauthenticated("The session has ended; sign in again.");
+      return s->first;
+    }
+  }
+  unauthenticated("Unknown credential.");
+}
+
+void accept_caller(request_context& ctx, const credential& c, domain::user u) {
+  ctx.user = std::move(u);
+  ctx.via_session = c.type == credential::kind::session;
+  ctx.io.set_principal(ctx.user.id);
+}
+
+awaitable<domain::user> authenticate(request_context& ctx) {
+  const credential c = read_credential(ctx);
+  auto u = co_await http::offload(ctx.svc.pool, [&] { return resolve_credential(ctx.svc, c); });
+  ctx.via_session = c.type == credential::kind::session;
+  co_return u;
 }
 
 namespace {
@@ -125,6 +146,9 @@ namespace {
 struct route_entry {
   handler fn;
   bool public_route = false;
+  // The handler resolves ctx.credential itself, in the same pool hand-off as its own
+  // database work (GET /files/{id}: one hand-off per download instead of two).
+  bool resolves_caller = false;
 };
 
 http::router<route_entry> build_routes() {
@@ -139,7 +163,7 @@ http::router<route_entry> build_routes() {
   r.add(verb::get, "/files/{id}/thumbnail", {get_thumbnail});
   r.add(verb::post, "/files", {post_file});
   r.add(verb::get, "/files", {list_files});
-  r.add(verb::get, "/files/{id}", {get_file});
+  r.add(verb::get, "/files/{id}", {get_file, false, true});
   r.add(verb::put, "/files/{id}", {put_file});
   r.add(verb::delete_, "/files/{id}", {delete_file});
   r.add(verb::get, "/files/{id}/meta", {get_file_meta});
@@ -283,8 +307,12 @@ class api {
     // tus requires Tus-Resumable on every response, a failed authentication's included.
     if (!target->path.empty() && target->path.front() == "tus")
       io.add_response_header("Tus-Resumable", "1.0.0");
-    request_context ctx{io, svc_, std::move(m.path_params), std::move(target->query), {}};
-    if (!m.found->handler.public_route) {
+    request_context ctx{io,    svc_, std::move(m.path_params), std::move(target->query), {},
+                        false, {}};
+    const auto& entry = m.found->handler;
+    if (entry.resolves_caller) {
+      ctx.credential = read_credential(ctx);
+    } else if (!entry.public_route) {
       ctx.user = co_await authenticate(ctx);
       io.set_principal(ctx.user.id);
     }

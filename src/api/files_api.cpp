@@ -113,9 +113,17 @@ awaitable<void> list_files(request_context& ctx) {
 
 awaitable<void> get_file(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
-  auto [view, fd] = co_await http::offload(
-      ctx.svc.pool, [&] { return ctx.svc.files.open_content(ctx.user, id); });
+  // Downloads are the hottest route: caller, metadata and the open file come from one pool
+  // hand-off. (The tus and chunk routes serve a finished upload through here, their caller
+  // already known.)
+  const bool known = !ctx.user.id.empty();
+  domain::user caller = ctx.user;
+  auto [view, fd] = co_await http::offload(ctx.svc.pool, [&] {
+    if (!known) caller = resolve_credential(ctx.svc, ctx.credential);
+    return ctx.svc.files.open_content(caller, id);
+  });
   unique_fd guard(fd);
+  if (!known) accept_caller(ctx, ctx.credential, std::move(caller));
   const auto& f = view.file;
   const auto& req = ctx.io.request();
   const auto modified = std::chrono::floor<std::chrono::seconds>(

@@ -6,6 +6,7 @@
 
 #include "sqlite_bind.hpp"
 #include "sharebox/storage/migrations.hpp"
+#include "sharebox/storage/sqlite_connection.hpp"
 #include "sharebox/storage/sqlite_uploads.hpp"
 
 namespace sharebox::storage {
@@ -135,7 +136,7 @@ class txn final : public domain::metadata_txn {
   std::vector<std::string> open_upload_ids() override { return uploads_sql::open_ids(db_); }
 
   std::optional<user> find_user(std::string_view id) override {
-    SQLite::Statement q(db_, "SELECT id, is_admin, created_at FROM users WHERE id = ?");
+    auto& q = prepare(db_, "SELECT id, is_admin, created_at FROM users WHERE id = ?");
     bind_text(q, 1, id);
     if (!q.executeStep()) return std::nullopt;
     return user{q.getColumn(0).getString(), q.getColumn(1).getInt() != 0,
@@ -143,7 +144,7 @@ class txn final : public domain::metadata_txn {
   }
 
   void insert_user(const user& u) override {
-    SQLite::Statement q(db_, "INSERT INTO users(id, is_admin, created_at) VALUES (?,?,?)");
+    auto& q = prepare(db_, "INSERT INTO users(id, is_admin, created_at) VALUES (?,?,?)");
     bind_text(q, 1, u.id);
     q.bind(2, u.is_admin ? 1 : 0);
     bind_i64(q, 3, u.created_at);
@@ -151,15 +152,15 @@ class txn final : public domain::metadata_txn {
   }
 
   std::int64_t count_users() override {
-    SQLite::Statement q(db_, "SELECT COUNT(*) FROM users");
+    auto& q = prepare(db_, "SELECT COUNT(*) FROM users");
     q.executeStep();
     return q.getColumn(0).getInt64();
   }
 
   void insert_key(const api_key& k) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO api_keys(id, user_id, key_hash, label, created_at) "
-                        "VALUES (?,?,?,?,?)");
+    auto& q = prepare(db_,
+                      "INSERT INTO api_keys(id, user_id, key_hash, label, created_at) "
+                      "VALUES (?,?,?,?,?)");
     bind_text(q, 1, k.id);
     bind_text(q, 2, k.user_id);
     bind_blob(q, 3, k.key_hash);
@@ -169,18 +170,18 @@ class txn final : public domain::metadata_txn {
   }
 
   std::optional<api_key> find_key_by_hash(std::string_view key_hash) override {
-    SQLite::Statement q(db_,
-                        "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
-                        "WHERE key_hash = ?");
+    auto& q = prepare(db_,
+                      "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
+                      "WHERE key_hash = ?");
     bind_blob(q, 1, key_hash);
     if (!q.executeStep()) return std::nullopt;
     return read_key(q);
   }
 
   std::vector<api_key> keys_of(std::string_view user_id) override {
-    SQLite::Statement q(db_,
-                        "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
-                        "WHERE user_id = ? ORDER BY created_at");
+    auto& q = prepare(db_,
+                      "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
+                      "WHERE user_id = ? ORDER BY created_at");
     bind_text(q, 1, user_id);
     std::vector<api_key> out;
     while (q.executeStep())
@@ -189,17 +190,17 @@ class txn final : public domain::metadata_txn {
   }
 
   bool revoke_key(std::string_view key_id, std::int64_t at) override {
-    SQLite::Statement q(db_,
-                        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+    auto& q =
+        prepare(db_, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
     bind_i64(q, 1, at);
     bind_text(q, 2, key_id);
     return q.exec() > 0;
   }
 
   void insert_session(const domain::web_session& s) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO sessions(token_hash, user_id, key_id, created_at, expires_at) "
-                        "VALUES (?,?,?,?,?)");
+    auto& q = prepare(db_,
+                      "INSERT INTO sessions(token_hash, user_id, key_id, created_at, expires_at) "
+                      "VALUES (?,?,?,?,?)");
     bind_blob(q, 1, s.token_hash);
     bind_text(q, 2, s.user_id);
     if (s.key_id) bind_text(q, 3, *s.key_id);
@@ -209,10 +210,10 @@ class txn final : public domain::metadata_txn {
   }
 
   std::optional<domain::web_session> find_session(std::string_view token_hash) override {
-    SQLite::Statement q(db_,
-                        "SELECT s.user_id, s.key_id, s.created_at, s.expires_at FROM sessions s "
-                        "LEFT JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = ? AND "
-                        "(s.key_id IS NULL OR k.revoked_at IS NULL)");
+    auto& q = prepare(db_,
+                      "SELECT s.user_id, s.key_id, s.created_at, s.expires_at FROM sessions s "
+                      "LEFT JOIN api_keys k ON k.id = s.key_id WHERE s.token_hash = ? AND "
+                      "(s.key_id IS NULL OR k.revoked_at IS NULL)");
     bind_blob(q, 1, token_hash);
     if (!q.executeStep()) return std::nullopt;
     domain::web_session s;
@@ -225,30 +226,29 @@ class txn final : public domain::metadata_txn {
   }
 
   bool delete_session(std::string_view token_hash) override {
-    SQLite::Statement q(db_, "DELETE FROM sessions WHERE token_hash = ?");
+    auto& q = prepare(db_, "DELETE FROM sessions WHERE token_hash = ?");
     bind_blob(q, 1, token_hash);
     return q.exec() > 0;
   }
 
   std::int64_t purge_sessions(std::int64_t now) override {
-    SQLite::Statement q(db_, "DELETE FROM sessions WHERE expires_at < ?");
+    auto& q = prepare(db_, "DELETE FROM sessions WHERE expires_at < ?");
     bind_i64(q, 1, now);
     return q.exec();
   }
 
   std::optional<file_record> find_file(std::string_view id) override {
-    SQLite::Statement q(db_,
-                        std::string("SELECT ") + file_columns + " FROM files f WHERE f.id = ?");
+    auto& q = prepare(db_, std::string("SELECT ") + file_columns + " FROM files f WHERE f.id = ?");
     bind_text(q, 1, id);
     if (!q.executeStep()) return std::nullopt;
     return read_file(q);
   }
 
   void insert_file(const file_record& f) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO files(id, owner, name, size, content_type, sha256, blob, "
-                        "version, created_at, updated_at, image_width, image_height, image_format) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    auto& q = prepare(db_,
+                      "INSERT INTO files(id, owner, name, size, content_type, sha256, blob, "
+                      "version, created_at, updated_at, image_width, image_height, image_format) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_text(q, 1, f.id);
     bind_text(q, 2, f.owner);
     bind_text(q, 3, f.name);
@@ -264,10 +264,10 @@ class txn final : public domain::metadata_txn {
   }
 
   void update_file(const file_record& f) override {
-    SQLite::Statement q(db_,
-                        "UPDATE files SET name = ?, size = ?, content_type = ?, sha256 = ?, "
-                        "blob = ?, version = ?, updated_at = ?, image_width = ?, image_height = ?, "
-                        "image_format = ? WHERE id = ?");
+    auto& q = prepare(db_,
+                      "UPDATE files SET name = ?, size = ?, content_type = ?, sha256 = ?, "
+                      "blob = ?, version = ?, updated_at = ?, image_width = ?, image_height = ?, "
+                      "image_format = ? WHERE id = ?");
     bind_text(q, 1, f.name);
     bind_i64(q, 2, static_cast<std::int64_t>(f.size));
     bind_text(q, 3, f.content_type);
@@ -281,13 +281,13 @@ class txn final : public domain::metadata_txn {
   }
 
   void delete_file(std::string_view id) override {
-    SQLite::Statement q(db_, "DELETE FROM files WHERE id = ?");
+    auto& q = prepare(db_, "DELETE FROM files WHERE id = ?");
     bind_text(q, 1, id);
     q.exec();
   }
 
   bool blob_referenced(std::string_view blob_id) override {
-    SQLite::Statement q(db_, "SELECT 1 FROM files WHERE blob = ?");
+    auto& q = prepare(db_, "SELECT 1 FROM files WHERE blob = ?");
     bind_text(q, 1, blob_id);
     return q.executeStep();
   }
@@ -297,7 +297,7 @@ class txn final : public domain::metadata_txn {
                                        std::size_t limit) override {
     // Owned files and files shared with the user, merged by seq. The two halves each use an
     // index; a single OR over a join would scan.
-    SQLite::Statement q(
+    auto& q = prepare(
         db_, std::string("SELECT ") + file_columns +
                  ", NULL, NULL FROM files f WHERE f.owner = ?1 AND f.seq < ?2 "
                  "UNION ALL SELECT " +
@@ -321,9 +321,9 @@ class txn final : public domain::metadata_txn {
   }
 
   std::optional<share> find_share(std::string_view file_id, std::string_view user_id) override {
-    SQLite::Statement q(db_,
-                        "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
-                        "WHERE file_id = ? AND user_id = ?");
+    auto& q = prepare(db_,
+                      "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
+                      "WHERE file_id = ? AND user_id = ?");
     bind_text(q, 1, file_id);
     bind_text(q, 2, user_id);
     if (!q.executeStep()) return std::nullopt;
@@ -331,10 +331,10 @@ class txn final : public domain::metadata_txn {
   }
 
   void upsert_share(const share& s) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at) "
-                        "VALUES (?,?,?,?,?) ON CONFLICT(file_id, user_id) DO UPDATE SET "
-                        "permission = excluded.permission, granted_by = excluded.granted_by");
+    auto& q = prepare(db_,
+                      "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at) "
+                      "VALUES (?,?,?,?,?) ON CONFLICT(file_id, user_id) DO UPDATE SET "
+                      "permission = excluded.permission, granted_by = excluded.granted_by");
     bind_text(q, 1, s.file_id);
     bind_text(q, 2, s.user_id);
     bind_text(q, 3, domain::to_string(s.perm));
@@ -344,17 +344,17 @@ class txn final : public domain::metadata_txn {
   }
 
   bool delete_share(std::string_view file_id, std::string_view user_id) override {
-    SQLite::Statement q(db_, "DELETE FROM shares WHERE file_id = ? AND user_id = ?");
+    auto& q = prepare(db_, "DELETE FROM shares WHERE file_id = ? AND user_id = ?");
     bind_text(q, 1, file_id);
     bind_text(q, 2, user_id);
     return q.exec() > 0;
   }
 
   void append_event(const domain::event& e) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO outbox(id, type, occurred_at, actor, file_id, file_name, "
-                        "file_size, content_type, sha256, version, owner, target_user_id, "
-                        "permission, audience) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    auto& q = prepare(db_,
+                      "INSERT INTO outbox(id, type, occurred_at, actor, file_id, file_name, "
+                      "file_size, content_type, sha256, version, owner, target_user_id, "
+                      "permission, audience) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_text(q, 1, e.id);
     bind_text(q, 2, e.type);
     bind_i64(q, 3, e.occurred_at);
@@ -379,9 +379,9 @@ class txn final : public domain::metadata_txn {
   bool appended_events() const noexcept { return appended_events_; }
 
   void insert_notification(const domain::notification& n) override {
-    SQLite::Statement q(db_,
-                        "INSERT INTO notifications(id, user_id, type, title, file_id, file_name, "
-                        "actor, event_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+    auto& q = prepare(db_,
+                      "INSERT INTO notifications(id, user_id, type, title, file_id, file_name, "
+                      "actor, event_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
     bind_text(q, 1, n.id);
     bind_text(q, 2, n.user_id);
     bind_text(q, 3, n.type);
@@ -396,10 +396,10 @@ class txn final : public domain::metadata_txn {
 
   std::vector<domain::notification> notifications_of(std::string_view user_id, bool unread_only,
                                                      std::size_t limit) override {
-    SQLite::Statement q(db_, std::string("SELECT ") + notification_columns +
-                                 " FROM notifications WHERE user_id = ? " +
-                                 (unread_only ? "AND read_at IS NULL " : "") +
-                                 "ORDER BY seq DESC LIMIT ?");
+    auto& q =
+        prepare(db_, std::string("SELECT ") + notification_columns +
+                         " FROM notifications WHERE user_id = ? " +
+                         (unread_only ? "AND read_at IS NULL " : "") + "ORDER BY seq DESC LIMIT ?");
     bind_text(q, 1, user_id);
     bind_i64(q, 2, static_cast<std::int64_t>(limit));
     std::vector<domain::notification> out;
@@ -409,8 +409,8 @@ class txn final : public domain::metadata_txn {
   }
 
   std::int64_t unread_count(std::string_view user_id) override {
-    SQLite::Statement q(db_,
-                        "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL");
+    auto& q =
+        prepare(db_, "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL");
     bind_text(q, 1, user_id);
     q.executeStep();
     return q.getColumn(0).getInt64();
@@ -418,8 +418,8 @@ class txn final : public domain::metadata_txn {
 
   std::optional<domain::notification> find_notification(std::string_view user_id,
                                                         std::string_view id) override {
-    SQLite::Statement q(db_, std::string("SELECT ") + notification_columns +
-                                 " FROM notifications WHERE user_id = ? AND id = ?");
+    auto& q = prepare(db_, std::string("SELECT ") + notification_columns +
+                               " FROM notifications WHERE user_id = ? AND id = ?");
     bind_text(q, 1, user_id);
     bind_text(q, 2, id);
     if (!q.executeStep()) return std::nullopt;
@@ -427,9 +427,9 @@ class txn final : public domain::metadata_txn {
   }
 
   void mark_read(std::string_view user_id, std::string_view id, std::int64_t at) override {
-    SQLite::Statement q(db_,
-                        "UPDATE notifications SET read_at = ? WHERE user_id = ? AND id = ? AND "
-                        "read_at IS NULL");
+    auto& q = prepare(db_,
+                      "UPDATE notifications SET read_at = ? WHERE user_id = ? AND id = ? AND "
+                      "read_at IS NULL");
     bind_i64(q, 1, at);
     bind_text(q, 2, user_id);
     bind_text(q, 3, id);
@@ -437,24 +437,24 @@ class txn final : public domain::metadata_txn {
   }
 
   std::int64_t mark_all_read(std::string_view user_id, std::int64_t at) override {
-    SQLite::Statement q(
-        db_, "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL");
+    auto& q =
+        prepare(db_, "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL");
     bind_i64(q, 1, at);
     bind_text(q, 2, user_id);
     return q.exec();
   }
 
   void delete_notification(std::string_view user_id, std::string_view id) override {
-    SQLite::Statement q(db_, "DELETE FROM notifications WHERE user_id = ? AND id = ?");
+    auto& q = prepare(db_, "DELETE FROM notifications WHERE user_id = ? AND id = ?");
     bind_text(q, 1, user_id);
     bind_text(q, 2, id);
     q.exec();
   }
 
   std::vector<share> shares_of(std::string_view file_id) override {
-    SQLite::Statement q(db_,
-                        "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
-                        "WHERE file_id = ? ORDER BY created_at, user_id");
+    auto& q = prepare(db_,
+                      "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
+                      "WHERE file_id = ? ORDER BY created_at, user_id");
     bind_text(q, 1, file_id);
     std::vector<share> out;
     while (q.executeStep())
@@ -497,13 +497,17 @@ domain::outbox_entry read_outbox_entry(SQLite::Statement& q) {
 // whether the committed transaction appended events.
 bool in_transaction(SQLite::Database& db, const char* begin,
                     const std::function<void(domain::metadata_txn&)>& fn) {
-  db.exec(begin);
+  auto& conn = static_cast<sqlite_connection&>(db);
+  prepare(conn, begin).exec();
   try {
     txn t(db);
     fn(t);
-    db.exec("COMMIT");
+    conn.finish_statements();
+    prepare(conn, "COMMIT").exec();
+    conn.finish_statements();
     return t.appended_events();
   } catch (...) {
+    conn.finish_statements();
     try {
       db.exec("ROLLBACK");
     } catch (...) {
@@ -523,8 +527,8 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_path) : path_(db_path
 
 sqlite_store::~sqlite_store() = default;
 
-std::unique_ptr<SQLite::Database> sqlite_store::open_connection() const {
-  auto db = std::make_unique<SQLite::Database>(
+std::unique_ptr<sqlite_connection> sqlite_store::open_connection() const {
+  auto db = std::make_unique<sqlite_connection>(
       path_.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
   db->setBusyTimeout(10000);
   // FULL: a commit is on disk before it returns, so a 2xx survives power loss (NORMAL in WAL
@@ -534,7 +538,7 @@ std::unique_ptr<SQLite::Database> sqlite_store::open_connection() const {
   return db;
 }
 
-std::unique_ptr<SQLite::Database> sqlite_store::acquire_reader() {
+std::unique_ptr<sqlite_connection> sqlite_store::acquire_reader() {
   {
     std::lock_guard lock(readers_mutex_);
     if (!readers_.empty()) {
@@ -546,7 +550,7 @@ std::unique_ptr<SQLite::Database> sqlite_store::acquire_reader() {
   return open_connection();
 }
 
-void sqlite_store::release_reader(std::unique_ptr<SQLite::Database> db) {
+void sqlite_store::release_reader(std::unique_ptr<sqlite_connection> db) {
   std::lock_guard lock(readers_mutex_);
   readers_.push_back(std::move(db));
 }
@@ -578,10 +582,10 @@ void sqlite_store::on_events_committed(std::function<void()> hook) {
 std::vector<domain::outbox_entry> sqlite_store::unpublished(std::size_t limit) {
   std::vector<domain::outbox_entry> out;
   read_only([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
-                        "content_type, sha256, version, owner, target_user_id, permission, "
-                        "audience FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?");
+    auto& q = prepare(db,
+                      "SELECT seq, id, type, occurred_at, actor, file_id, file_name, file_size, "
+                      "content_type, sha256, version, owner, target_user_id, permission, "
+                      "audience FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?");
     bind_i64(q, 1, static_cast<std::int64_t>(limit));
     while (q.executeStep())
       out.push_back(read_outbox_entry(q));
@@ -591,13 +595,14 @@ std::vector<domain::outbox_entry> sqlite_store::unpublished(std::size_t limit) {
 
 void sqlite_store::mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) {
   std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_,
-                      "UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND "
-                      "published_at IS NULL");
+  auto& q = prepare(*writer_,
+                    "UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND "
+                    "published_at IS NULL");
   bind_i64(q, 1, at);
   bind_i64(q, 2, first_seq);
   bind_i64(q, 3, last_seq);
   q.exec();
+  writer_->finish_statements();
 }
 
 domain::live_changes sqlite_store::changes_after(std::int64_t event_seq,
@@ -605,16 +610,16 @@ domain::live_changes sqlite_store::changes_after(std::int64_t event_seq,
   domain::live_changes out;
   read_only([&](SQLite::Database& db) {
     SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
-    SQLite::Statement events(db,
-                             "SELECT seq, id, type, occurred_at, actor, file_id, file_name, "
-                             "file_size, content_type, sha256, version, owner, target_user_id, "
-                             "permission, audience FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
+    auto& events = prepare(db,
+                           "SELECT seq, id, type, occurred_at, actor, file_id, file_name, "
+                           "file_size, content_type, sha256, version, owner, target_user_id, "
+                           "permission, audience FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
     bind_i64(events, 1, event_seq);
     bind_i64(events, 2, static_cast<std::int64_t>(limit));
     while (events.executeStep())
       out.events.push_back(read_outbox_entry(events));
-    SQLite::Statement notes(db, std::string("SELECT ") + notification_columns +
-                                    " FROM notifications WHERE seq > ? ORDER BY seq LIMIT ?");
+    auto& notes = prepare(db, std::string("SELECT ") + notification_columns +
+                                  " FROM notifications WHERE seq > ? ORDER BY seq LIMIT ?");
     bind_i64(notes, 1, notification_seq);
     bind_i64(notes, 2, static_cast<std::int64_t>(limit));
     while (notes.executeStep())
@@ -627,9 +632,9 @@ domain::live_changes sqlite_store::changes_after(std::int64_t event_seq,
 std::pair<std::int64_t, std::int64_t> sqlite_store::latest_seqs() {
   std::pair<std::int64_t, std::int64_t> out;
   read_only([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox), "
-                        "(SELECT COALESCE(MAX(seq), 0) FROM notifications)");
+    auto& q = prepare(db,
+                      "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox), "
+                      "(SELECT COALESCE(MAX(seq), 0) FROM notifications)");
     q.executeStep();
     out = {q.getColumn(0).getInt64(), q.getColumn(1).getInt64()};
   });
@@ -639,7 +644,7 @@ std::pair<std::int64_t, std::int64_t> sqlite_store::latest_seqs() {
 std::int64_t sqlite_store::backlog() {
   std::int64_t n = 0;
   read_only([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
+    auto& q = prepare(db, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL");
     q.executeStep();
     n = q.getColumn(0).getInt64();
   });
@@ -648,10 +653,12 @@ std::int64_t sqlite_store::backlog() {
 
 std::int64_t sqlite_store::prune_published(std::int64_t cutoff) {
   std::lock_guard lock(write_mutex_);
-  SQLite::Statement q(*writer_,
-                      "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?");
+  auto& q =
+      prepare(*writer_, "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?");
   bind_i64(q, 1, cutoff);
-  return q.exec();
+  const int n = q.exec();
+  writer_->finish_statements();
+  return n;
 }
 
 void sqlite_store::read_only(const std::function<void(SQLite::Database&)>& fn) {
@@ -659,9 +666,11 @@ void sqlite_store::read_only(const std::function<void(SQLite::Database&)>& fn) {
   try {
     fn(*db);
   } catch (...) {
+    db->finish_statements();
     release_reader(std::move(db));
     throw;
   }
+  db->finish_statements();
   release_reader(std::move(db));
 }
 

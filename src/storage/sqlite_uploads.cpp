@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "sharebox/storage/sqlite_connection.hpp"
 #include "sqlite_bind.hpp"
 
 namespace sharebox::storage::uploads_sql {
@@ -91,14 +92,14 @@ void bind_all(SQLite::Statement& q, const upload_record& u) {
 }  // namespace
 
 void insert(SQLite::Database& db, const upload_record& u) {
-  SQLite::Statement q(db, std::string("INSERT INTO uploads(") + columns +
-                              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  auto& q = prepare(db, std::string("INSERT INTO uploads(") + columns +
+                            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   bind_all(q, u);
   q.exec();
 }
 
 std::optional<upload_record> find(SQLite::Database& db, std::string_view id) {
-  SQLite::Statement q(db, std::string("SELECT ") + columns + " FROM uploads WHERE id = ?");
+  auto& q = prepare(db, std::string("SELECT ") + columns + " FROM uploads WHERE id = ?");
   bind_text(q, 1, id);
   if (!q.executeStep()) return std::nullopt;
   return read(q);
@@ -107,59 +108,59 @@ std::optional<upload_record> find(SQLite::Database& db, std::string_view id) {
 void update(SQLite::Database& db, const upload_record& u) {
   // Same parameter numbering as bind_all; id (1), owner (2), protocol (3) and created_at (17)
   // never change.
-  SQLite::Statement q(db,
-                      "UPDATE uploads SET kind = ?4, state = ?5, filename = ?6, "
-                      "content_type = ?7, size = ?8, chunk_size = ?9, \"offset\" = ?10, "
-                      "sha256 = ?11, metadata = ?12, replace_file_id = ?13, replace_etag = ?14, "
-                      "parts = ?15, file_id = ?16, updated_at = ?18, expires_at = ?19 "
-                      "WHERE id = ?1 AND owner = ?2 AND protocol = ?3 AND created_at = ?17");
+  auto& q = prepare(db,
+                    "UPDATE uploads SET kind = ?4, state = ?5, filename = ?6, "
+                    "content_type = ?7, size = ?8, chunk_size = ?9, \"offset\" = ?10, "
+                    "sha256 = ?11, metadata = ?12, replace_file_id = ?13, replace_etag = ?14, "
+                    "parts = ?15, file_id = ?16, updated_at = ?18, expires_at = ?19 "
+                    "WHERE id = ?1 AND owner = ?2 AND protocol = ?3 AND created_at = ?17");
   bind_all(q, u);
   q.exec();
 }
 
 bool remove(SQLite::Database& db, std::string_view id) {
-  SQLite::Statement q(db, "DELETE FROM uploads WHERE id = ?");
+  auto& q = prepare(db, "DELETE FROM uploads WHERE id = ?");
   bind_text(q, 1, id);
   return q.exec() > 0;
 }
 
 std::int64_t count_open(SQLite::Database& db, std::string_view owner) {
-  SQLite::Statement q(db, "SELECT COUNT(*) FROM uploads WHERE owner = ? AND state = 'open'");
+  auto& q = prepare(db, "SELECT COUNT(*) FROM uploads WHERE owner = ? AND state = 'open'");
   bind_text(q, 1, owner);
   q.executeStep();
   return q.getColumn(0).getInt64();
 }
 
 bool insert_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index) {
-  SQLite::Statement q(db, "INSERT OR IGNORE INTO upload_chunks(upload_id, idx) VALUES (?, ?)");
+  auto& q = prepare(db, "INSERT OR IGNORE INTO upload_chunks(upload_id, idx) VALUES (?, ?)");
   bind_text(q, 1, upload_id);
   bind_u64(q, 2, index);
   return q.exec() > 0;
 }
 
 bool has_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index) {
-  SQLite::Statement q(db, "SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ?");
+  auto& q = prepare(db, "SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ?");
   bind_text(q, 1, upload_id);
   bind_u64(q, 2, index);
   return q.executeStep();
 }
 
 void delete_chunk(SQLite::Database& db, std::string_view upload_id, std::uint64_t index) {
-  SQLite::Statement q(db, "DELETE FROM upload_chunks WHERE upload_id = ? AND idx = ?");
+  auto& q = prepare(db, "DELETE FROM upload_chunks WHERE upload_id = ? AND idx = ?");
   bind_text(q, 1, upload_id);
   bind_u64(q, 2, index);
   q.exec();
 }
 
 std::uint64_t count_chunks(SQLite::Database& db, std::string_view upload_id) {
-  SQLite::Statement q(db, "SELECT COUNT(*) FROM upload_chunks WHERE upload_id = ?");
+  auto& q = prepare(db, "SELECT COUNT(*) FROM upload_chunks WHERE upload_id = ?");
   bind_text(q, 1, upload_id);
   q.executeStep();
   return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
 }
 
 std::vector<std::uint64_t> chunks_of(SQLite::Database& db, std::string_view upload_id) {
-  SQLite::Statement q(db, "SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx");
+  auto& q = prepare(db, "SELECT idx FROM upload_chunks WHERE upload_id = ? ORDER BY idx");
   bind_text(q, 1, upload_id);
   std::vector<std::uint64_t> out;
   while (q.executeStep())
@@ -168,15 +169,15 @@ std::vector<std::uint64_t> chunks_of(SQLite::Database& db, std::string_view uplo
 }
 
 void delete_chunks(SQLite::Database& db, std::string_view upload_id) {
-  SQLite::Statement q(db, "DELETE FROM upload_chunks WHERE upload_id = ?");
+  auto& q = prepare(db, "DELETE FROM upload_chunks WHERE upload_id = ?");
   bind_text(q, 1, upload_id);
   q.exec();
 }
 
 std::vector<upload_record> expired_by(SQLite::Database& db, std::int64_t now, std::size_t limit) {
-  SQLite::Statement q(db, std::string("SELECT ") + columns +
-                              " FROM uploads WHERE state = 'open' AND expires_at <= ? "
-                              "ORDER BY expires_at LIMIT ?");
+  auto& q = prepare(db, std::string("SELECT ") + columns +
+                            " FROM uploads WHERE state = 'open' AND expires_at <= ? "
+                            "ORDER BY expires_at LIMIT ?");
   bind_i64(q, 1, now);
   bind_i64(q, 2, static_cast<std::int64_t>(limit));
   std::vector<upload_record> out;
@@ -186,15 +187,15 @@ std::vector<upload_record> expired_by(SQLite::Database& db, std::int64_t now, st
 }
 
 std::int64_t purge(SQLite::Database& db, std::int64_t now) {
-  SQLite::Statement q(db,
-                      "DELETE FROM uploads WHERE state IN ('completed', 'expired') AND "
-                      "expires_at <= ?");
+  auto& q = prepare(db,
+                    "DELETE FROM uploads WHERE state IN ('completed', 'expired') AND "
+                    "expires_at <= ?");
   bind_i64(q, 1, now);
   return q.exec();
 }
 
 std::vector<std::string> open_ids(SQLite::Database& db) {
-  SQLite::Statement q(db, "SELECT id FROM uploads WHERE state = 'open'");
+  auto& q = prepare(db, "SELECT id FROM uploads WHERE state = 'open'");
   std::vector<std::string> out;
   while (q.executeStep())
     out.push_back(q.getColumn(0).getString());

@@ -26,6 +26,11 @@ TEST_F(Cli, KeysAddedAndRevokedWhileServing) {
 
   EXPECT_TRUE(has_status(client(first).list(), 200));
   EXPECT_TRUE(has_status(client(second_key).list(), 200));
+  // Downloads resolve the key in their own pool hand-off: the revocation must reach them too.
+  const auto uploaded = client(first).upload_raw("kept.txt", "kept");
+  ASSERT_TRUE(has_status(uploaded, 201)) << uploaded.describe();
+  const std::string file = json_body(uploaded).at("id").get<std::string>();
+  EXPECT_EQ(client(second_key).get("/files/" + file).body, "kept");
 
   const auto listed = server().run_cli({"key", "list", "alice", "--data-dir", dir});
   ASSERT_TRUE(listed.exit.clean()) << listed.err;
@@ -41,6 +46,7 @@ TEST_F(Cli, KeysAddedAndRevokedWhileServing) {
   // Revoked by the key itself.
   ASSERT_TRUE(server().run_cli({"key", "revoke", second_key, "--data-dir", dir}).exit.clean());
   EXPECT_TRUE(is_problem(client(second_key).list(), 401, "unauthenticated"));
+  EXPECT_TRUE(is_problem(client(second_key).get("/files/" + file), 401, "unauthenticated"));
 
   const auto again = server().run_cli({"key", "revoke", first_id, "--data-dir", dir});
   EXPECT_TRUE(again.exit.exited && again.exit.code != 0) << again.exit.describe();

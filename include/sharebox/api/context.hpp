@@ -52,6 +52,13 @@ struct services {
   std::function<nlohmann::json()> health_details;
 };
 
+// What a request presented to prove who sends it, read from its headers before any database
+// work.
+struct credential {
+  enum class kind { api_key, trusted_user, session } type = kind::api_key;
+  std::string secret;  // the key, the trusted user id or the session token
+};
+
 struct request_context {
   http::exchange& io;
   const services& svc;
@@ -59,6 +66,9 @@ struct request_context {
   http::params query;
   domain::user user;         // the authenticated caller, on routes that require one
   bool via_session = false;  // authenticated by the browser app's cookie
+  // On routes that resolve the caller themselves (see resolve_credential), set before the
+  // handler runs.
+  struct credential credential;
 };
 
 using handler = std::function<awaitable<void>(request_context&)>;

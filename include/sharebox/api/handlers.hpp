@@ -79,6 +79,13 @@ nlohmann::json to_json(const domain::notification& n);
 // The caller from an API key, a trusted X-User-Id or the browser app's session cookie; 401
 // otherwise. Cookie requests that change state must come from an allowed Origin (403).
 awaitable<domain::user> authenticate(request_context& ctx);
+// authenticate() in two halves, for handlers that fold the lookup into their own pool work:
+// read_credential runs on the network thread (401 without credentials, 403 for cross-site
+// cookie changes); resolve_credential is a database read (pool only); accept_caller records
+// the result in the context (network thread).
+credential read_credential(request_context& ctx);
+domain::user resolve_credential(const services& svc, const credential& c);
+void accept_caller(request_context& ctx, const credential& c, domain::user u);
 inline constexpr std::string_view session_cookie_name = "sharebox_session";
 // The API key of `Authorization: Bearer KEY` or `X-API-Key: KEY`, if any.
 std::optional<std::string_view> presented_key(const http::request_header& req);

@@ -14,6 +14,8 @@ class Database;
 
 namespace sharebox::storage {
 
+class sqlite_connection;
+
 class sqlite_store final : public domain::metadata_store,
                            public domain::event_outbox,
                            public domain::live_source {
@@ -41,16 +43,16 @@ class sqlite_store final : public domain::metadata_store,
   std::pair<std::int64_t, std::int64_t> latest_seqs() override;
 
  private:
-  std::unique_ptr<SQLite::Database> open_connection() const;
-  std::unique_ptr<SQLite::Database> acquire_reader();
-  void release_reader(std::unique_ptr<SQLite::Database> db);
+  std::unique_ptr<sqlite_connection> open_connection() const;
+  std::unique_ptr<sqlite_connection> acquire_reader();
+  void release_reader(std::unique_ptr<sqlite_connection> db);
   void read_only(const std::function<void(SQLite::Database&)>& fn);
 
   std::filesystem::path path_;
   std::mutex write_mutex_;
-  std::unique_ptr<SQLite::Database> writer_;
+  std::unique_ptr<sqlite_connection> writer_;
   std::mutex readers_mutex_;
-  std::vector<std::unique_ptr<SQLite::Database>> readers_;
+  std::vector<std::unique_ptr<sqlite_connection>> readers_;
   int migrations_applied_ = 0;
   std::function<void()> on_events_committed_;
 };
