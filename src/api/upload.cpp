@@ -1,11 +1,15 @@
 // Streams a request body (multipart/form-data or raw) into a blob: the network thread only
-// moves bytes; writing and hashing run on the worker pool, one buffer at a time.
+// moves bytes; writing and hashing run on the worker pool, while the next buffer is being
+// received (http::write_pipeline).
+#include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/http/conditional.hpp"
 #include "sharebox/http/multipart.hpp"
 #include "sharebox/http/offload.hpp"
+#include "sharebox/http/write_pipeline.hpp"
 
 namespace sharebox::api {
 
@@ -13,6 +17,9 @@ namespace {
 
 constexpr std::uint64_t multipart_overhead = 64 * 1024;  // boundaries, part headers, small fields
 constexpr std::size_t max_field_bytes = 4096;
+// The multipart parser holds back at most a delimiter's length (boundary of at most 70 bytes
+// plus CRLF and dashes) from one feed to the next: a feed may emit that much more than it got.
+constexpr std::size_t multipart_slack = 256;
 
 [[noreturn]] void too_large(std::uint64_t max) {
   throw http::api_error(bhttp::status::payload_too_large, "file_too_large",
@@ -23,7 +30,7 @@ constexpr std::size_t max_field_bytes = 4096;
   throw http::api_error(bhttp::status::bad_request, "invalid_multipart", std::move(detail));
 }
 
-// Collects the `file` part's bytes for the next pool write, and small fields.
+// Collects the `file` part's bytes into the pipeline buffer being filled, and small fields.
 class form_collector final : public http::multipart_handler {
  public:
   void on_part_begin(const http::part_header& h) override {
@@ -38,7 +45,11 @@ class form_collector final : public http::multipart_handler {
   }
   void on_part_data(std::string_view data) override {
     if (in_file_) {
-      pending_.append(data);
+      if (target_->size + data.size() > target_->capacity) {
+        throw std::logic_error("multipart output exceeds its buffer");
+      }
+      std::memcpy(target_->data + target_->size, data.data(), data.size());
+      target_->size += data.size();
     } else if (field_value_.size() + data.size() <= max_field_bytes) {
       field_value_.append(data);
     }
@@ -48,7 +59,7 @@ class form_collector final : public http::multipart_handler {
     in_file_ = false;
   }
 
-  std::string pending_;
+  http::write_pipeline::buffer* target_ = nullptr;  // set around each feed()
   bool file_seen_ = false;
   std::optional<std::string> filename_;
   std::optional<std::string> content_type_;
@@ -71,35 +82,47 @@ awaitable<std::size_t> fill(http::exchange& io, char* buf, std::size_t size) {
   co_return got;
 }
 
-awaitable<void> stream_raw(request_context& ctx, domain::blob_writer& w, std::uint64_t max) {
-  const std::size_t size = ctx.svc.opts.upload_buffer_bytes;
-  auto buf = std::make_unique<char[]>(size);
+awaitable<void> stream_raw(request_context& ctx, http::write_pipeline& pipe, std::uint64_t max) {
+  std::uint64_t total = 0;
   for (;;) {
-    const std::size_t n = co_await fill(ctx.io, buf.get(), size);
-    if (n == 0) break;
-    if (w.size() + n > max) too_large(max);
-    co_await http::offload(ctx.svc.pool, [&] { w.write(buf.get(), n); });
+    auto* b = co_await pipe.acquire();
+    b->size = co_await fill(ctx.io, b->data, b->capacity);
+    total += b->size;
+    if (total > max) {
+      b->size = 0;
+      pipe.submit(b);
+      too_large(max);
+    }
+    const bool last = b->size < b->capacity;
+    pipe.submit(b);
+    if (last) break;
   }
+  co_await pipe.drain();
 }
 
-awaitable<void> stream_multipart(request_context& ctx, domain::blob_writer& w, std::uint64_t max,
-                                 std::string boundary, form_collector& form) {
+awaitable<void> stream_multipart(request_context& ctx, http::write_pipeline& pipe,
+                                 std::uint64_t max, std::string boundary, form_collector& form) {
   http::multipart_parser parser(std::move(boundary));
   const std::size_t size = ctx.svc.opts.upload_buffer_bytes;
-  auto buf = std::make_unique<char[]>(size);
-  form.pending_.reserve(size + 128);
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
+  std::uint64_t total = 0;
   for (;;) {
     const std::size_t n = co_await fill(ctx.io, buf.get(), size);
     if (n == 0) break;
-    if (const auto ec = parser.feed(std::string_view(buf.get(), n), form)) {
-      bad_multipart("Malformed multipart body: " + ec.message() + ".");
+    auto* b = co_await pipe.acquire();
+    form.target_ = b;
+    const auto ec = parser.feed(std::string_view(buf.get(), n), form);
+    form.target_ = nullptr;
+    total += b->size;
+    if (ec || total > max) {
+      b->size = 0;
+      pipe.submit(b);
+      if (ec) bad_multipart("Malformed multipart body: " + ec.message() + ".");
+      too_large(max);
     }
-    if (form.pending_.empty()) continue;
-    if (w.size() + form.pending_.size() > max) too_large(max);
-    co_await http::offload(ctx.svc.pool,
-                           [&] { w.write(form.pending_.data(), form.pending_.size()); });
-    form.pending_.clear();
+    pipe.submit(b);
   }
+  co_await pipe.drain();
   if (const auto ec = parser.finish()) {
     bad_multipart("Malformed multipart body: " + ec.message() + ".");
   }
@@ -130,18 +153,27 @@ awaitable<received_upload> receive_upload(request_context& ctx) {
 
   auto writer = co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.blobs.begin(); });
   form_collector form;
+  // Two buffers: one being received while the other is hashed and written.
+  const std::size_t buffer_bytes =
+      ctx.svc.opts.upload_buffer_bytes + (boundary ? multipart_slack : 0);
+  auto executor = co_await asio::this_coro::executor;
+  http::write_pipeline pipe(
+      ctx.svc.pool, executor, buffer_bytes, 2,
+      [w = writer.get()](const char* data, std::size_t n) { w->write(data, n); });
   std::exception_ptr failure;
   try {
     if (boundary) {
-      co_await stream_multipart(ctx, *writer, max, *boundary, form);
+      co_await stream_multipart(ctx, pipe, max, *boundary, form);
     } else {
-      co_await stream_raw(ctx, *writer, max);
+      co_await stream_raw(ctx, pipe, max);
     }
   } catch (...) {
     failure = std::current_exception();
   }
   if (failure) {
-    // Removing the temp file is disk work too: do it on the pool.
+    // No write may still be running when the writer goes; removing the temp file is disk work
+    // too: do it on the pool.
+    co_await pipe.settle();
     co_await http::offload(ctx.svc.pool, [&] { writer.reset(); });
     std::rethrow_exception(failure);
   }

@@ -5,6 +5,7 @@
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
+#include "sharebox/http/write_pipeline.hpp"
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/util/encoding.hpp"
 #include "sharebox/util/time.hpp"
@@ -111,18 +112,31 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
 }
 
 awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w) {
-  const std::size_t size = ctx.svc.opts.upload_buffer_bytes;
-  auto buf = std::make_unique<char[]>(size);
-  for (;;) {
-    std::size_t got = 0;
-    while (got < size) {
-      const std::size_t n = co_await ctx.io.read_body(buf.get() + got, size - got);
-      if (n == 0) break;
-      got += n;
+  // Receiving the next buffer overlaps writing the previous one. Whatever happens, every
+  // buffer received is written or dropped before this returns: callers read w.written().
+  auto executor = co_await asio::this_coro::executor;
+  http::write_pipeline pipe(ctx.svc.pool, executor, ctx.svc.opts.upload_buffer_bytes, 2,
+                            [&w](const char* data, std::size_t n) { w.write(data, n); });
+  std::exception_ptr failure;
+  try {
+    for (;;) {
+      auto* b = co_await pipe.acquire();
+      while (b->size < b->capacity) {
+        const std::size_t n = co_await ctx.io.read_body(b->data + b->size, b->capacity - b->size);
+        if (n == 0) break;
+        b->size += n;
+      }
+      const bool last = b->size < b->capacity;  // the body ended inside this buffer
+      pipe.submit(b);
+      if (last) break;
     }
-    if (got == 0) break;
-    co_await http::offload(ctx.svc.pool, [&] { w.write(buf.get(), got); });
-    if (got < size) break;  // the body ended inside this buffer
+    co_await pipe.drain();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    co_await pipe.settle();
+    std::rethrow_exception(failure);
   }
 }
 

@@ -15,12 +15,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Written bytes are handed to the disk in batches of this size while a request is still
+// arriving, so the fdatasync that ends the request waits for the last batch only, not for
+// everything the request wrote (the page cache would otherwise hold it all until then).
+constexpr std::uint64_t writeback_batch = std::uint64_t{8} << 20;
+
 class fs_staged_file final : public domain::staged_file {
  public:
   explicit fs_staged_file(int fd) : fd_(fd) {}
   ~fs_staged_file() override { ::close(fd_); }
 
   void write_at(std::uint64_t offset, const void* data, std::size_t size) override {
+    if (offset != dirty_end_) {
+      start_writeback();
+      dirty_begin_ = dirty_end_ = offset;
+    }
+    dirty_end_ = offset + size;
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
       const ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
@@ -32,6 +42,7 @@ class fs_staged_file final : public domain::staged_file {
       size -= static_cast<std::size_t>(n);
       offset += static_cast<std::uint64_t>(n);
     }
+    if (dirty_end_ - dirty_begin_ >= writeback_batch) start_writeback();
   }
 
   std::size_t read_at(std::uint64_t offset, void* data, std::size_t size) override {
@@ -56,7 +67,19 @@ class fs_staged_file final : public domain::staged_file {
   }
 
  private:
+  // Asynchronous (SYNC_FILE_RANGE_WRITE does not wait for the disk) and only a hint: sync()
+  // still flushes everything and is where write errors are reported.
+  void start_writeback() {
+    if (dirty_end_ > dirty_begin_) {
+      ::sync_file_range(fd_, static_cast<off_t>(dirty_begin_),
+                        static_cast<off_t>(dirty_end_ - dirty_begin_), SYNC_FILE_RANGE_WRITE);
+    }
+    dirty_begin_ = dirty_end_;
+  }
+
   int fd_;
+  std::uint64_t dirty_begin_ = 0;  // written since the last start_writeback()
+  std::uint64_t dirty_end_ = 0;
 };
 
 }  // namespace

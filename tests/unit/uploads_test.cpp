@@ -339,6 +339,34 @@ TEST_F(upload_service_test, RecoverRemovesStagedFilesWithoutAnOpenUpload) {
   EXPECT_TRUE(std::filesystem::exists(staged(u.id)));
 }
 
+// Writes start the disk's writeback in batches as they go (8 MiB): across batch boundaries, in
+// pieces of odd sizes, out of order and rewritten, the staged bytes are exactly what was written.
+TEST_F(upload_service_test, StagedWritesAcrossWritebackBatchesKeepEveryByte) {
+  const std::size_t size = (20u << 20) + 12345;
+  const std::string content = pattern(size, 'w');
+  const std::string id = util::new_id();
+  staging_.create(id, size);
+  {
+    auto f = staging_.open(id);
+    const std::size_t half = size / 2 + 777;
+    // The second half first, in 1 MiB + 3 pieces, then the first half in one call.
+    for (std::size_t at = half; at < size;) {
+      const std::size_t n = std::min<std::size_t>((1u << 20) + 3, size - at);
+      f->write_at(at, content.data() + at, n);
+      at += n;
+    }
+    f->write_at(0, content.data(), half);
+    // A rewrite of bytes already handed to writeback.
+    f->write_at(4096, content.data() + 4096, 65536);
+    f->sync();
+  }
+  auto f = staging_.open(id);
+  std::string back(size, '\0');
+  ASSERT_EQ(f->read_at(0, back.data(), size), size);
+  EXPECT_TRUE(back == content) << "staged bytes differ from what was written";
+  staging_.remove(id);
+}
+
 // --- tus ---------------------------------------------------------------------------------------
 
 domain::tus_create tus_of(std::optional<std::uint64_t> size,

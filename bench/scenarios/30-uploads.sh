@@ -1,0 +1,244 @@
+# Issue 6, scenarios 3 and 4: uploads.
+#   S3a/S3b: one 1 GiB upload (raw body, then multipart) against the machine's limit measured in
+#     the same run: the slowest of loopback TCP (curl -T to a discarding sink), SHA-256 on one
+#     core (openssl, what sharebox uses) and sequential write + fsync into sharebox's data dir.
+#   S4: peak RSS of a fresh sharebox through 64 concurrent 64 MiB uploads, then 64 concurrent
+#     1 GiB downloads.
+
+ALL_SCENARIOS+=(S3a S3b S4)
+
+UP_SIZE=1073741824   # 1 GiB
+UP_FILE=""
+
+# The 1 GiB fixture, in page cache (read once), shared by S3 and S4.
+need_upload_file() {
+  [ -n "$UP_FILE" ] && return 0
+  UP_FILE="$TMP/upload-1g.bin"
+  head -c "$UP_SIZE" /dev/urandom > "$UP_FILE"
+  cat "$UP_FILE" > /dev/null
+}
+
+# curl_upload URL KEY MODE FILE -> prints "bytes seconds http_code id" of one upload (client core).
+# MODE raw: POST /files?name= with the file as the body; multipart: curl -F file=@FILE.
+curl_upload() {
+  local url=$1 key=$2 mode=$3 file=$4 out body
+  local args=(-sS -X POST -H 'Expect:' -H "Authorization: Bearer $key"
+    -w '\n%{size_upload} %{time_total} %{http_code}' --max-time 600)
+  body=$(mktemp "$TMP/upload-resp.XXXXXX")
+  if [ "$mode" = raw ]; then
+    out=$("${CLIENT_PIN[@]}" curl "${args[@]}" -T "$file" -H 'Content-Type: application/octet-stream' \
+      "$url/files?name=$(basename "$file")")
+  else
+    out=$("${CLIENT_PIN[@]}" curl "${args[@]}" -F "file=@$file" "$url/files")
+  fi
+  printf '%s\n' "$out" | head -n -1 > "$body"
+  local id
+  id=$(node -e 'try{const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(o.id||"-")}catch(e){console.log("-")}' "$body")
+  rm -f "$body"
+  printf '%s %s\n' "$(tail -n 1 <<<"$out")" "$id"
+}
+
+sb_delete() {
+  curl -sS -o /dev/null -X DELETE -H "Authorization: Bearer $SB_KEY" "$SB_URL/files/$1" || true
+}
+
+# bytes/s of one upload to sharebox; the file is deleted afterwards (disk space, not timed).
+s3_sharebox_run() {
+  local mode=$1 r bytes secs code id
+  r=$(curl_upload "$SB_URL" "$SB_KEY" "$mode" "$UP_FILE")
+  read -r bytes secs code id <<<"$r"
+  [ "$code" = 201 ] && [ "$id" != - ] || die "S3 $mode upload failed: $r"
+  sb_delete "$id"
+  sync
+  awk -v b="$bytes" -v s="$secs" 'BEGIN{printf "%.0f", b/s}'
+}
+
+SINK_URL=""
+need_sink() {
+  [ -n "$SINK_URL" ] && return 0
+  local pf="$TMP/sink.port" i
+  "${SERVER_PIN[@]}" /usr/bin/python3 "$BENCH_DIR/tools/sink.py" "$pf" &
+  BG_PIDS+=("$!")
+  for i in $(seq 50); do [ -s "$pf" ] && break; sleep 0.1; done
+  [ -s "$pf" ] || die "sink did not start"
+  SINK_URL="http://127.0.0.1:$(cat "$pf")"
+}
+
+# (a) loopback TCP: the same curl -T, to a sink that only reads and discards (server core).
+s3_loopback_run() {
+  local out
+  out=$("${CLIENT_PIN[@]}" curl -sS -o /dev/null -X POST -H 'Expect:' -T "$UP_FILE" \
+    -w '%{size_upload} %{time_total} %{http_code}' "$SINK_URL/sink")
+  [ "${out##* }" = 204 ] || die "sink upload failed: $out"
+  awk '{printf "%.0f", $1/$2}' <<<"$out"
+}
+
+# (b) SHA-256 of the same bytes from page cache on the server core, with OpenSSL as sharebox.
+s3_sha_run() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "${SERVER_PIN[@]}" openssl dgst -sha256 "$UP_FILE" >/dev/null
+  t1=$(date +%s.%N)
+  awk -v b="$UP_SIZE" -v a="$t0" -v c="$t1" 'BEGIN{printf "%.0f", b/(c-a)}'
+}
+
+# (c) sequential write + fsync of the same bytes into sharebox's data dir (same filesystem).
+s3_disk_run() {
+  local target="$TMP/sharebox/data/tmp/dd-anchor.bin" t0 t1
+  t0=$(date +%s.%N)
+  "${SERVER_PIN[@]}" dd if="$UP_FILE" of="$target" bs=1M conv=fsync status=none
+  t1=$(date +%s.%N)
+  rm -f "$target"; sync
+  awk -v b="$UP_SIZE" -v a="$t0" -v c="$t1" 'BEGIN{printf "%.0f", b/(c-a)}'
+}
+
+# All of S3 is measured once, in interleaved rounds (so drift of the shared disk hits every
+# figure alike); S3a and S3b report from it. Medians of BENCH_S3_RUNS rounds (default 3).
+S3_DONE=""
+s3_measure() {
+  [ -n "$S3_DONE" ] && return 0
+  need_sharebox; need_sink; need_upload_file
+  # Warm-up: one raw upload (first-time file and directory creation, page cache of the binary).
+  s3_sharebox_run raw >/dev/null
+  local runs=${BENCH_S3_RUNS:-3} i r m n s d
+  S3_RAW=(); S3_MP=(); S3_NET=(); S3_SHA=(); S3_DISK=()
+  for i in $(seq "$runs"); do
+    r=$(s3_sharebox_run raw); m=$(s3_sharebox_run multipart)
+    n=$(s3_loopback_run); s=$(s3_sha_run); d=$(s3_disk_run)
+    S3_RAW+=("$r"); S3_MP+=("$m"); S3_NET+=("$n"); S3_SHA+=("$s"); S3_DISK+=("$d")
+    log "$(awk -v i="$i" -v r="$r" -v m="$m" -v n="$n" -v s="$s" -v d="$d" 'BEGIN{printf \
+      "S3 run %d: sharebox raw %.0f MB/s, multipart %.0f MB/s; loopback %.0f, sha256 %.0f, write+fsync %.0f MB/s", \
+      i, r/1e6, m/1e6, n/1e6, s/1e6, d/1e6}')"
+  done
+  S3_LIMIT=$(printf '%s\n' "$(median "${S3_NET[@]}")" "$(median "${S3_SHA[@]}")" \
+    "$(median "${S3_DISK[@]}")" | sort -g | head -1)
+  S3_LIMIT_NAME=$(awk -v n="$(median "${S3_NET[@]}")" -v s="$(median "${S3_SHA[@]}")" \
+    -v d="$(median "${S3_DISK[@]}")" -v l="$S3_LIMIT" \
+    'BEGIN{ if (l==n) print "loopback TCP"; else if (l==s) print "SHA-256 (1 core)"; else print "write+fsync" }')
+  printf 'sharebox_raw %s\nsharebox_multipart %s\nloopback %s\nsha256 %s\nwrite_fsync %s\n' \
+    "${S3_RAW[*]}" "${S3_MP[*]}" "${S3_NET[*]}" "${S3_SHA[*]}" "${S3_DISK[*]}" | save_raw S3-runs.txt
+  S3_DONE=1
+}
+
+s3_result() {
+  local id=$1 title=$2; shift 2
+  result_add "$id" "$title" "throughput" "B/s" "$(median "$@")" "$S3_LIMIT" \
+    "machine limit: $S3_LIMIT_NAME" ratio 0.8 \
+    "sharebox_runs=$(join_comma "$@")" \
+    "limit_loopback_tcp=$(median "${S3_NET[@]}")" "limit_loopback_tcp_runs=$(join_comma "${S3_NET[@]}")" \
+    "limit_sha256_1core=$(median "${S3_SHA[@]}")" "limit_sha256_1core_runs=$(join_comma "${S3_SHA[@]}")" \
+    "limit_write_fsync=$(median "${S3_DISK[@]}")" "limit_write_fsync_runs=$(join_comma "${S3_DISK[@]}")" \
+    "statistic=median of $# runs" \
+    "anchors=curl -T to a discarding sink; openssl dgst -sha256; dd bs=1M conv=fsync into the data dir"
+}
+
+scenario_S3a() {
+  s3_measure
+  s3_result S3a "one 1 GiB upload, raw body (POST -T)" "${S3_RAW[@]}"
+}
+
+scenario_S3b() {
+  s3_measure
+  s3_result S3b "one 1 GiB upload, multipart (curl -F)" "${S3_MP[@]}"
+}
+
+# --- S4 ---------------------------------------------------------------------------------------
+# A second sharebox instance, started for this scenario alone, so its VmHWM (peak resident set)
+# is this scenario's peak and nothing earlier in the run.
+s4_start() {
+  local dir="$TMP/sharebox-s4"
+  mkdir -p "$dir/data"
+  local threads=()
+  [ "${#SERVER_PIN[@]}" -gt 0 ] && threads=(--threads "$SERVER_CORES")
+  (
+    exec "${SERVER_PIN[@]}" "$SHAREBOX_BIN" serve --listen 127.0.0.1:0 --data-dir "$dir/data" \
+      --events off --shutdown-timeout 2 "${threads[@]}" ${SHAREBOX_ARGS:-} \
+      >"$dir/stdout" 2>"$dir/stderr"
+  ) &
+  S4_PID=$!
+  BG_PIDS+=("$S4_PID")
+  local i
+  for i in $(seq 100); do
+    grep -q 'listening on http://' "$dir/stdout" 2>/dev/null && break
+    kill -0 "$S4_PID" 2>/dev/null || { cat "$dir/stderr" >&2; die "sharebox (S4) exited at start"; }
+    sleep 0.1
+  done
+  S4_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir/stdout" | head -1)
+  S4_KEY=$(grep -o 'sbx_[A-Za-z0-9_-]*' "$dir/stdout" | head -1)
+  [ -n "$S4_URL" ] && [ -n "$S4_KEY" ] || die "sharebox (S4) did not print its URL and key"
+}
+
+s4_kib() { awk -v k="$1:" '$1==k{print $2}' "/proc/$S4_PID/status"; }
+
+scenario_S4() {
+  need_upload_file
+  s4_start
+  local small="$TMP/upload-64m.bin" dir="$TMP/s4" n=64 i
+  head -c 64M /dev/urandom > "$small"
+  mkdir -p "$dir"
+  local base_kib; base_kib=$(s4_kib VmRSS)
+  # Sample the resident set meanwhile (VmHWM is the kernel's own peak; the samples are a trace).
+  ( while kill -0 "$S4_PID" 2>/dev/null; do
+      awk '$1=="VmRSS:"{print $2}' "/proc/$S4_PID/status" 2>/dev/null || true; sleep 0.1
+    done > "$dir/rss-kib.txt" ) &
+  local sampler=$!
+  BG_PIDS+=("$sampler")
+
+  local t0 t1 up_s down_s pids=()
+  t0=$(date +%s.%N)
+  for i in $(seq "$n"); do
+    "${CLIENT_PIN[@]}" curl -sS -o "$dir/up-$i.json" -w '%{http_code}' -X POST -H 'Expect:' \
+      --max-time 300 -H "Authorization: Bearer $S4_KEY" \
+      -H 'Content-Type: application/octet-stream' -T "$small" "$S4_URL/files?name=u$i.bin" \
+      > "$dir/up-$i.code" 2>"$dir/up-$i.err" &
+    pids+=("$!")
+  done
+  wait "${pids[@]}" || true
+  t1=$(date +%s.%N); up_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+  local up_ok=0
+  for i in $(seq "$n"); do
+    [ "$(cat "$dir/up-$i.code")" = 201 ] && grep -q '"size":67108864' "$dir/up-$i.json" &&
+      up_ok=$((up_ok + 1))
+  done
+  local hwm_up_kib; hwm_up_kib=$(s4_kib VmHWM)
+  log "S4: $up_ok/$n uploads of 64 MiB in $up_s s; VmHWM $((hwm_up_kib / 1024)) MiB"
+
+  local big_id
+  big_id=$(curl -sS --fail-with-body -X POST -T "$UP_FILE" -H 'Expect:' \
+    -H "Authorization: Bearer $S4_KEY" "$S4_URL/files?name=big.bin" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o=JSON.parse(s);if(!o.id)process.exit(1);console.log(o.id)})') ||
+    die "S4: upload of the 1 GiB file failed"
+  t0=$(date +%s.%N); pids=()
+  for i in $(seq "$n"); do
+    "${CLIENT_PIN[@]}" curl -sS -o /dev/null -w '%{http_code} %{size_download}' --max-time 300 \
+      -H "Authorization: Bearer $S4_KEY" "$S4_URL/files/$big_id" \
+      > "$dir/down-$i.out" 2>"$dir/down-$i.err" &
+    pids+=("$!")
+  done
+  wait "${pids[@]}" || true
+  t1=$(date +%s.%N); down_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+  local down_ok=0
+  for i in $(seq "$n"); do
+    [ "$(cat "$dir/down-$i.out")" = "200 $UP_SIZE" ] && down_ok=$((down_ok + 1))
+  done
+  local hwm_kib; hwm_kib=$(s4_kib VmHWM)
+  log "S4: $down_ok/$n downloads of 1 GiB in $down_s s; VmHWM $((hwm_kib / 1024)) MiB"
+  kill "$sampler" 2>/dev/null || true
+  local sampled_max; sampled_max=$(sort -n "$dir/rss-kib.txt" | tail -1)
+  { echo "uploads_ok $up_ok/$n in $up_s s"; echo "downloads_ok $down_ok/$n in $down_s s"
+    echo "vmrss_samples_kib $(tr '\n' ' ' < "$dir/rss-kib.txt")"
+    cat "$dir"/up-*.err "$dir"/down-*.err; } | save_raw S4.txt
+  # Done with the instance: stop it now (its data dir is removed with TMP).
+  kill -TERM "$S4_PID" 2>/dev/null || true
+  [ "$up_ok" = "$n" ] && [ "$down_ok" = "$n" ] || log "warning: S4 had failed transfers"
+  result_add S4 "peak RSS: 64 x 64 MiB uploads, then 64 x 1 GiB downloads (fresh instance)" \
+    "peak RSS (VmHWM)" "B" "$((hwm_kib * 1024))" - - max 134217728 \
+    "baseline_rss=$((base_kib * 1024))" "vmhwm_after_uploads=$((hwm_up_kib * 1024))" \
+    "sampled_max_rss=$((sampled_max * 1024))" \
+    "uploads_ok=$up_ok" "uploads_total=$n" "uploads_seconds=$up_s" \
+    "downloads_ok=$down_ok" "downloads_total=$n" "downloads_seconds=$down_s" \
+    "sharebox_errors=$((2 * n - up_ok - down_ok))" \
+    "client=curl -T (uploads), curl -o /dev/null (downloads), all at once"
+}
+
+join_comma() { local IFS=,; echo "$*"; }
