@@ -52,16 +52,28 @@ void announce(const std::string& line) {
   std::fflush(stdout);
 }
 
-void recover_storage(storage::fs_blob_store& blobs, storage::sqlite_store& meta) {
+// Before serving: temp files are few (uploads in flight at the last stop), and new uploads
+// write there.
+void remove_temp_files(storage::fs_blob_store& blobs) {
   if (const auto n = blobs.remove_temp_files()) {
     spdlog::info("removed {} temp file(s) of uploads that were never acknowledged", n);
   }
-  const auto orphans = blobs.remove_unreferenced([&](std::string_view id) {
-    bool used = false;
-    meta.read([&](domain::metadata_txn& tx) { used = tx.blob_referenced(id); });
-    return used;
-  });
-  if (orphans) spdlog::info("removed {} blob(s) whose metadata commit never happened", orphans);
+}
+
+// After the server is ready, on the worker pool: this visits every blob, so at start it would
+// make start time grow with the data (about 1 s for 100k files, measured). The blob store
+// never takes a blob made since it opened for an orphan, so serving meanwhile is safe.
+void sweep_orphan_blobs(storage::fs_blob_store& blobs, storage::sqlite_store& meta) {
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    const auto orphans = blobs.remove_unreferenced(
+        [&](std::string_view shard) { return meta.blobs_with_prefix(shard); });
+    const auto ms = duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    if (orphans) spdlog::info("removed {} blob(s) whose metadata commit never happened", orphans);
+    spdlog::debug("orphan blob sweep took {} ms", ms.count());
+  } catch (const std::exception& e) {
+    spdlog::warn("orphan blob sweep failed: {}", e.what());
+  }
 }
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -152,7 +164,7 @@ int serve(const config& cfg) {
   storage::sqlite_store meta(cfg.data_dir / "sharebox.db");
   if (meta.migrations_applied()) spdlog::info("applied {} migration(s)", meta.migrations_applied());
   storage::fs_blob_store blobs(cfg.data_dir);
-  recover_storage(blobs, meta);
+  remove_temp_files(blobs);
 
   domain::auth_service auth(meta);
   if (auto admin = auth.bootstrap_admin()) {
@@ -241,6 +253,7 @@ int serve(const config& cfg) {
                cfg.data_dir.string());
   announce("sharebox: listening on http://" + ep.address().to_string() + ":" +
            std::to_string(ep.port()));
+  asio::post(pool, [&blobs, &meta] { sweep_orphan_blobs(blobs, meta); });
 
   // Graceful shutdown: stop accepting, let connections finish their current request, and stop
   // the loop when none is left or the deadline passes.

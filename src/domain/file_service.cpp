@@ -1,5 +1,6 @@
 #include "sharebox/domain/file_service.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "sharebox/domain/errors.hpp"
@@ -112,8 +113,18 @@ file_page file_service::list(const user& caller, std::optional<std::int64_t> bef
       page.items.resize(limit);
       page.next_before_seq = page.items.back().file.seq;
     }
+    std::vector<std::string> owned;
+    for (const auto& v : page.items) {
+      if (v.is_owner()) owned.push_back(v.file.id);
+    }
+    const auto shares = tx.shares_of_files(owned);
     for (auto& v : page.items) {
-      if (v.is_owner()) v.shared_with = tx.shares_of(v.file.id);
+      if (!v.is_owner()) continue;
+      auto first =
+          std::lower_bound(shares.begin(), shares.end(), v.file.id,
+                           [](const share& s, const std::string& id) { return s.file_id < id; });
+      for (; first != shares.end() && first->file_id == v.file.id; ++first)
+        v.shared_with.push_back(*first);
     }
   });
   return page;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -25,8 +26,9 @@ using fsu::throw_io;
 
 class fs_blob_writer final : public domain::blob_writer {
  public:
-  fs_blob_writer(fs::path tmp_dir, fs::path blobs_dir)
-      : blobs_(std::move(blobs_dir)), id_(util::new_id()) {
+  fs_blob_writer(fs::path tmp_dir, fs::path blobs_dir,
+                 std::function<void(const std::string&)> note_made)
+      : blobs_(std::move(blobs_dir)), note_made_(std::move(note_made)), id_(util::new_id()) {
     tmp_path_ = tmp_dir / (id_ + ".part");
     fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd_ < 0) throw_io("create temp file", errno);
@@ -73,6 +75,7 @@ class fs_blob_writer final : public domain::blob_writer {
     const fs::path shard = blobs_ / id_.substr(0, 2);
     ensure_dir(shard);
     const fs::path final_path = shard / id_;
+    note_made_(id_);
     if (::rename(tmp_path_.c_str(), final_path.c_str()) != 0) throw_io("rename", errno);
     committed_ = true;
     try {
@@ -87,6 +90,7 @@ class fs_blob_writer final : public domain::blob_writer {
  private:
   static constexpr std::uint64_t flush_step = 8 << 20;
   fs::path blobs_;
+  std::function<void(const std::string&)> note_made_;
   std::string id_;
   fs::path tmp_path_;
   int fd_ = -1;
@@ -131,7 +135,8 @@ fs::path fs_blob_store::blob_path(std::string_view blob_id) const {
 }
 
 std::unique_ptr<domain::blob_writer> fs_blob_store::begin() {
-  return std::make_unique<fs_blob_writer>(tmp_, blobs_);
+  return std::make_unique<fs_blob_writer>(tmp_, blobs_,
+                                          [this](const std::string& id) { note_made(id); });
 }
 
 int fs_blob_store::open(std::string_view blob_id) const {
@@ -151,6 +156,7 @@ domain::blob_info fs_blob_store::adopt(const fs::path& file, std::uint64_t size,
   const fs::path shard = blobs_ / id.substr(0, 2);
   ensure_dir(shard);
   const fs::path final_path = shard / id;
+  note_made(id);
   if (::link(file.c_str(), final_path.c_str()) != 0) throw_io("link", errno);
   try {
     fsync_dir(shard);
@@ -170,20 +176,42 @@ std::size_t fs_blob_store::remove_temp_files() {
   return n;
 }
 
+void fs_blob_store::note_made(const std::string& blob_id) {
+  std::lock_guard lock(made_mutex_);
+  if (tracking_made_) made_.insert(blob_id);
+}
+
 std::size_t fs_blob_store::remove_unreferenced(
-    const std::function<bool(std::string_view)>& referenced) {
+    const std::function<std::vector<std::string>(std::string_view shard)>& referenced) {
   std::size_t n = 0;
   for (const auto& shard : fs::directory_iterator(blobs_)) {
     if (!shard.is_directory()) continue;
+    const std::string prefix = shard.path().filename().string();
+    std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(shard.path())) {
-      const std::string name = e.path().filename().string();
-      if (util::is_valid_id(name) && !referenced(name)) {
-        std::error_code ec;
-        if (fs::remove(e.path(), ec)) ++n;
-      }
+      std::string name = e.path().filename().string();
+      if (util::is_valid_id(name)) names.push_back(std::move(name));
+    }
+    if (names.empty()) continue;
+    // Listed before the query: a blob committed in between is seen as referenced, and one made
+    // by this process is in made_ (noted before its name appeared).
+    std::vector<std::string> used = referenced(prefix);
+    std::sort(used.begin(), used.end());
+    for (const auto& name : names) {
+      if (std::binary_search(used.begin(), used.end(), name)) continue;
+      std::lock_guard lock(made_mutex_);
+      if (made_.contains(name)) continue;
+      std::error_code ec;
+      if (fs::remove(shard.path() / name, ec)) ++n;
     }
   }
+  {
+    std::lock_guard lock(made_mutex_);
+    tracking_made_ = false;
+    made_.clear();
+  }
   // Thumbnails whose blob is gone (removed while a thumbnail was being made, or by a crash).
+  // Blob ids are never reused, so a thumbnail without its blob is garbage whenever it is seen.
   for (const auto& e : fs::directory_iterator(thumbs_)) {
     const std::string blob_id = e.path().stem().string();
     std::error_code ec;

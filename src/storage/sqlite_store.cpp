@@ -2,7 +2,10 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cstring>
 #include <limits>
+
+#include <nlohmann/json.hpp>
 
 #include "sqlite_bind.hpp"
 #include "sharebox/storage/migrations.hpp"
@@ -295,16 +298,24 @@ class txn final : public domain::metadata_txn {
   std::vector<file_view> visible_files(std::string_view user_id,
                                        std::optional<std::int64_t> before_seq,
                                        std::size_t limit) override {
-    // Owned files and files shared with the user, merged by seq. The two halves each use an
-    // index; a single OR over a join would scan.
-    auto& q = prepare(
-        db_, std::string("SELECT ") + file_columns +
-                 ", NULL, NULL FROM files f WHERE f.owner = ?1 AND f.seq < ?2 "
-                 "UNION ALL SELECT " +
-                 file_columns +
-                 ", s.permission, s.granted_by FROM shares s JOIN files f ON f.id = s.file_id "
-                 "WHERE s.user_id = ?1 AND f.seq < ?2 "
-                 "ORDER BY 1 DESC LIMIT ?3");
+    // Owned files and files shared with the user, merged by seq (keyset paging: seq < cursor).
+    // Each half walks an index in seq order, files_owner(owner, seq) and
+    // shares_user_seq(user_id, file_seq), and SQLite merges them, so a page reads about `limit`
+    // rows of each whatever the user's total or the page's depth. The shared half must order by
+    // s.file_seq (equal to f.seq) for its index to give the order; a single OR over a join would
+    // scan.
+    static const std::string sql = [] {
+      const std::string shared_columns =
+          std::string("s.file_seq") + std::string(file_columns).substr(std::strlen("f.seq"));
+      return std::string("SELECT ") + file_columns +
+             ", NULL, NULL FROM files f WHERE f.owner = ?1 AND f.seq < ?2 "
+             "UNION ALL SELECT " +
+             shared_columns +
+             ", s.permission, s.granted_by FROM shares s JOIN files f ON f.id = s.file_id "
+             "WHERE s.user_id = ?1 AND s.file_seq < ?2 "
+             "ORDER BY 1 DESC LIMIT ?3";
+    }();
+    auto& q = prepare(db_, sql);
     bind_text(q, 1, user_id);
     bind_i64(q, 2, before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
     bind_i64(q, 3, static_cast<std::int64_t>(limit));
@@ -332,8 +343,9 @@ class txn final : public domain::metadata_txn {
 
   void upsert_share(const share& s) override {
     auto& q = prepare(db_,
-                      "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at) "
-                      "VALUES (?,?,?,?,?) ON CONFLICT(file_id, user_id) DO UPDATE SET "
+                      "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at, "
+                      "file_seq) VALUES (?1,?2,?3,?4,?5,(SELECT seq FROM files WHERE id = ?1)) "
+                      "ON CONFLICT(file_id, user_id) DO UPDATE SET "
                       "permission = excluded.permission, granted_by = excluded.granted_by");
     bind_text(q, 1, s.file_id);
     bind_text(q, 2, s.user_id);
@@ -457,6 +469,22 @@ class txn final : public domain::metadata_txn {
                       "WHERE file_id = ? ORDER BY created_at, user_id");
     bind_text(q, 1, file_id);
     std::vector<share> out;
+    while (q.executeStep())
+      out.push_back(read_share(q));
+    return out;
+  }
+
+  std::vector<share> shares_of_files(const std::vector<std::string>& file_ids) override {
+    std::vector<share> out;
+    if (file_ids.empty()) return out;
+    // One query for a whole page instead of one per file. The ids travel as one JSON array, so
+    // the statement text (and the connection's statement cache) is the same for every page.
+    nlohmann::json ids = file_ids;
+    auto& q = prepare(db_,
+                      "SELECT file_id, user_id, permission, granted_by, created_at FROM shares "
+                      "WHERE file_id IN (SELECT value FROM json_each(?)) "
+                      "ORDER BY file_id, created_at, user_id");
+    bind_text(q, 1, ids.dump());
     while (q.executeStep())
       out.push_back(read_share(q));
     return out;
@@ -649,6 +677,19 @@ std::int64_t sqlite_store::backlog() {
     n = q.getColumn(0).getInt64();
   });
   return n;
+}
+
+std::vector<std::string> sqlite_store::blobs_with_prefix(std::string_view prefix) {
+  std::vector<std::string> out;
+  read_only([&](SQLite::Database& db) {
+    // A range on the UNIQUE(blob) index; '\x7f' sorts after every id character.
+    auto& q = prepare(db, "SELECT blob FROM files WHERE blob >= ?1 AND blob < ?2");
+    bind_text(q, 1, prefix);
+    bind_text(q, 2, std::string(prefix) + '\x7f');
+    while (q.executeStep())
+      out.emplace_back(q.getColumn(0).getString());
+  });
+  return out;
 }
 
 std::int64_t sqlite_store::prune_published(std::int64_t cutoff) {

@@ -72,3 +72,29 @@ TEST(Migrations, RefusesDatabaseFromNewerVersion) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
 }
+
+// 0007 keeps each share's file seq for paged listings: shares made before it get theirs.
+TEST(Migrations, SharesMadeBeforeFileSeqGetIt) {
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  const auto& all = embedded_migrations();
+  ASSERT_GE(all.size(), 7u);
+  const std::vector<migration> before(all.begin(), all.begin() + 6);
+  ASSERT_EQ(migrate(db, before), 6);
+  db.exec("INSERT INTO users(id, created_at) VALUES ('alice', 0), ('bob', 0)");
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    db.exec(
+        "INSERT INTO files(id, owner, name, size, content_type, sha256, blob, version, "
+        "created_at, updated_at) VALUES ('f" +
+        n + "', 'alice', 'n', 0, 't', '', 'b" + n + "', 1, 0, 0)");
+  }
+  db.exec(
+      "INSERT INTO shares(file_id, user_id, permission, granted_by, created_at) "
+      "VALUES ('f2', 'bob', 'read', 'alice', 0)");
+  EXPECT_EQ(migrate(db, all), static_cast<int>(all.size()) - 6);
+  SQLite::Statement q(db,
+                      "SELECT s.file_seq, f.seq FROM shares s JOIN files f ON f.id = s.file_id");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getInt64(), q.getColumn(1).getInt64());
+  EXPECT_EQ(q.getColumn(0).getInt64(), 3);
+}

@@ -56,6 +56,8 @@ class metadata_txn {
   virtual void upsert_share(const share& s) = 0;
   virtual bool delete_share(std::string_view file_id, std::string_view user_id) = 0;
   virtual std::vector<share> shares_of(std::string_view file_id) = 0;
+  // The shares of several files at once (a listing page), ordered by file, then as shares_of.
+  virtual std::vector<share> shares_of_files(const std::vector<std::string>& file_ids) = 0;
 
   // Records an event in the outbox; it is published only if this transaction commits.
   virtual void append_event(const event& e) = 0;

@@ -4,7 +4,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include "sharebox/domain/ports.hpp"
 
@@ -23,8 +27,17 @@ class fs_blob_store final : public domain::blob_store {
 
   // At start: temp files belong to uploads that were never acknowledged.
   std::size_t remove_temp_files();
-  // At start: blobs renamed into place whose metadata commit never happened.
-  std::size_t remove_unreferenced(const std::function<bool(std::string_view)>& referenced);
+
+  // Blobs renamed into place by an earlier process whose metadata commit never happened, and
+  // thumbnails whose blob is gone. `referenced(shard)` returns the ids, among those starting with
+  // the 2-character `shard`, that metadata refers to (one query per shard, not one per blob).
+  //
+  // Safe to run while serving (the server runs it in the background after it is ready, so start
+  // time does not grow with the number of blobs): a blob this store made itself (begin/commit or
+  // adopt) is never taken for an orphan, since its metadata commit may still be on its way. Only
+  // the first call after construction does that bookkeeping: later calls skip nothing.
+  std::size_t remove_unreferenced(
+      const std::function<std::vector<std::string>(std::string_view shard)>& referenced);
 
   const std::filesystem::path& temp_dir() const noexcept { return tmp_; }
 
@@ -39,6 +52,12 @@ class fs_blob_store final : public domain::blob_store {
   std::filesystem::path blobs_;
   std::filesystem::path tmp_;
   std::filesystem::path thumbs_;
+
+  // Called before a new blob's name appears under blobs/ (see remove_unreferenced).
+  void note_made(const std::string& blob_id);
+  std::mutex made_mutex_;
+  bool tracking_made_ = true;  // until the first sweep ends
+  std::unordered_set<std::string> made_;
 };
 
 }  // namespace sharebox::storage

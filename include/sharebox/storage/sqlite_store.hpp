@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "sharebox/domain/ports.hpp"
@@ -28,6 +30,10 @@ class sqlite_store final : public domain::metadata_store,
   void write(const std::function<void(domain::metadata_txn&)>& fn) override;
 
   int migrations_applied() const noexcept { return migrations_applied_; }
+
+  // Blob ids that files refer to, among those starting with `prefix` (the blob store's orphan
+  // sweep asks shard by shard).
+  std::vector<std::string> blobs_with_prefix(std::string_view prefix);
 
   // Called after every commit that appended events (the relay wakes up at once instead of
   // polling). Set before serving; called on the committing thread.
