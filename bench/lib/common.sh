@@ -40,7 +40,7 @@ ensure_packages() {
 build_sharebox() {
   "$REPO/scripts/bootstrap"
   log "building sharebox (Release) in build-bench/"
-  cmake -S "$REPO" -B "$REPO/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  cmake -S "$REPO" -B "$REPO/build-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHAREBOX_WERROR=ON \
     -DSHAREBOX_TESTS=OFF >/dev/null
   cmake --build "$REPO/build-bench" --target sharebox | grep -v '^\[' >&2 || true
   [ -x "$REPO/build-bench/sharebox" ] || die "build failed"

@@ -7,7 +7,6 @@
 # the file first and the server's completion (whole-file hash check, fsync, commit); for curl
 # and tus it runs until the 2xx, which sharebox sends after fsync and commit.
 
-source "$BENCH_DIR/lib/node.sh"
 
 ALL_SCENARIOS+=(S5a S5b)
 

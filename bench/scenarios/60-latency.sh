@@ -7,7 +7,6 @@
 # measurement without uploads, and the client against nginx (the client's own floor), are
 # reported alongside.
 
-source "$BENCH_DIR/lib/node.sh"
 
 ALL_SCENARIOS+=(S6a S6b)
 

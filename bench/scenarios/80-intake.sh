@@ -6,7 +6,6 @@
 # No target: figures only (kind report).
 # Environment: BENCH_S8_SESSIONS, BENCH_S8_FILES.
 
-source "$BENCH_DIR/lib/tools.sh"
 ALL_SCENARIOS+=(S8a S8b S8c)
 
 S8_DONE=""

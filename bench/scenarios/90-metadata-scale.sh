@@ -12,7 +12,6 @@
 #        server core, p99 is mostly queueing behind the other 3); target p99 <= 5 ms.
 # Environment: BENCH_S9_FILES, BENCH_S9_SHARES (defaults 100000, 10000).
 
-source "$BENCH_DIR/lib/tools.sh"
 ALL_SCENARIOS+=(S9a S9b S9c)
 
 S9_DIR=""; S9_URL=""; S9_PID=""

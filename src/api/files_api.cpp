@@ -21,7 +21,11 @@ constexpr const char* default_content_type = "application/octet-stream";
 
 // Cursors are opaque to clients: base64url of "s<seq>".
 std::string encode_cursor(std::int64_t seq) {
-  return util::base64url_encode("s" + std::to_string(seq));
+  // Appended, not `"s" + std::to_string(seq)`: GCC 12 at -O3 reports a false
+  // -Wstringop-overflow for that once inlined into list_files.
+  std::string text = "s";
+  text += std::to_string(seq);
+  return util::base64url_encode(text);
 }
 
 std::optional<std::int64_t> page_cursor(const http::params& q) {

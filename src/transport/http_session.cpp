@@ -502,6 +502,13 @@ awaitable<void> http_session::wait_writable() {
   if (ec) throw boost::system::system_error(ec);
 }
 
+void http_session::release_read_buffer() {
+  // After an upgrade the WebSocket stream reads with its own buffer; the HTTP read buffer (64 KiB
+  // reserved) would otherwise stay allocated for the life of every WebSocket connection. Bytes
+  // the client sent after its upgrade request cannot be here: it must wait for our 101 first.
+  buffer_ = beast::flat_buffer();
+}
+
 bool http_session::is_websocket_upgrade() const {
   return websocket::is_upgrade(parser_->get());
 }
@@ -524,13 +531,17 @@ awaitable<void> http_session::stream_websocket(
     if (auto s = weak.lock()) s->close();
   };
   if (closing_) sink->close();
+  release_read_buffer();
   on_open(sink);
-  beast::flat_buffer incoming;
+  // The stream is one-way: client messages are read only to be dropped, a few bytes at a time,
+  // into the coroutine frame (a dynamic buffer would keep a frame-sized allocation per
+  // connection for nothing). Control frames are answered inside the read.
+  std::array<char, 64> discard;
   for (;;) {
     error_code ec;
-    co_await ws.async_read(incoming, asio::redirect_error(asio::use_awaitable, ec));
+    co_await ws.async_read_some(asio::buffer(discard),
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    incoming.consume(incoming.size());  // the stream is one-way; client messages are ignored
   }
   sink->close();
 }
@@ -612,6 +623,7 @@ awaitable<void> http_session::converse_websocket(
     }
   };
   if (closing_) on_shutdown_();
+  release_read_buffer();
   ws_channel channel(*ws, limits_.write_timeout);
   std::exception_ptr failure;
   try {

@@ -82,6 +82,27 @@ TEST_F(Live, EventsReachOwnerAndShareTargetButNeverAStranger) {
   EXPECT_FALSE(wc->next(500ms)) << "a stranger received something";
 }
 
+// The stream is one-way: what a client sends is read and dropped in small pieces, without
+// disturbing the events it receives; a message over the size limit still ends the connection.
+TEST_F(Live, ClientMessagesAreDroppedButOversizedOnesClose) {
+  auto alice = make_user("alice");
+  auto w = connect(alice);
+  w->text(std::string(10'000, 'a'));  // many times the server's discard buffer
+  w->binary(std::string(3'000, 'b'), 1'000);
+  const std::string id = created_id(alice.upload_raw("a.txt", "x"));
+  auto m = w->next_matching([](const json& j) { return is_event(j, "file.uploaded"); }, 5s);
+  ASSERT_TRUE(m) << "the stream stopped after client messages";
+  EXPECT_EQ((*m)["event"]["file"]["id"], id);
+
+  try {
+    w->text(std::string(100 * 1024, 'c'));  // over the 64 KiB message limit
+  } catch (const boost::system::system_error&) {
+    // The server may close before the whole message is written.
+  }
+  EXPECT_FALSE(w->next(5s));
+  EXPECT_TRUE(w->closed()) << "an oversized message did not close the stream";
+}
+
 TEST_F(Live, TicketsAreSingleUseAndExpire) {
   auto alice = make_user("alice");
   const std::string t = ticket(alice);

@@ -39,6 +39,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   awaitable<void> send_file_range(int fd, std::uint64_t offset, std::uint64_t length);
   awaitable<void> wait_writable();
   void prepare_common(bhttp::fields& f, bool& keep_alive);
+  void release_read_buffer();
   void log_access(unsigned status);
 
   // http::exchange
