@@ -1,10 +1,10 @@
 # The servers under test: sharebox (Release build) and the nginx anchor, each started at most
 # once per run (need_sharebox / need_nginx), on loopback, pinned per setup_pinning.
 
-SB_URL=""; SB_KEY=""; SB_PID=""
-need_sharebox() {
-  [ -n "$SB_URL" ] && return 0
-  local dir="$TMP/sharebox"
+# start_sharebox DIR LABEL: a sharebox on a fresh data dir under DIR, on loopback, pinned like
+# every server; sets STARTED_URL, STARTED_KEY (the admin key it prints) and STARTED_PID.
+start_sharebox() {
+  local dir=$1 label=$2
   mkdir -p "$dir/data"
   local threads=()
   # One network thread per core the server may use (its default counts all cores).
@@ -14,18 +14,25 @@ need_sharebox() {
       --events off --shutdown-timeout 2 "${threads[@]}" ${SHAREBOX_ARGS:-} \
       >"$dir/stdout" 2>"$dir/stderr"
   ) &
-  SB_PID=$!
-  BG_PIDS+=("$SB_PID")
+  STARTED_PID=$!
+  BG_PIDS+=("$STARTED_PID")
   local i
   for i in $(seq 100); do
     grep -q 'listening on http://' "$dir/stdout" 2>/dev/null && break
-    kill -0 "$SB_PID" 2>/dev/null || { cat "$dir/stderr" >&2; die "sharebox exited at start"; }
+    kill -0 "$STARTED_PID" 2>/dev/null || { cat "$dir/stderr" >&2; die "$label exited at start"; }
     sleep 0.1
   done
-  SB_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir/stdout" | head -1)
-  SB_KEY=$(grep -o 'sbx_[A-Za-z0-9_-]*' "$dir/stdout" | head -1)
-  [ -n "$SB_URL" ] && [ -n "$SB_KEY" ] || die "sharebox did not print its URL and key"
-  log "sharebox pid $SB_PID at $SB_URL ${threads[*]:-}"
+  STARTED_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir/stdout" | head -1)
+  STARTED_KEY=$(grep -o 'sbx_[A-Za-z0-9_-]*' "$dir/stdout" | head -1)
+  [ -n "$STARTED_URL" ] && [ -n "$STARTED_KEY" ] || die "$label did not print its URL and key"
+  log "$label pid $STARTED_PID at $STARTED_URL ${threads[*]:-}"
+}
+
+SB_URL=""; SB_KEY=""; SB_PID=""
+need_sharebox() {
+  [ -n "$SB_URL" ] && return 0
+  start_sharebox "$TMP/sharebox" sharebox
+  SB_URL=$STARTED_URL; SB_KEY=$STARTED_KEY; SB_PID=$STARTED_PID
 }
 
 # Fails the run, with the server's last log lines, if sharebox is no longer running.

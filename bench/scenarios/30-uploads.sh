@@ -146,26 +146,8 @@ scenario_S3b() {
 # A second sharebox instance, started for this scenario alone, so its VmHWM (peak resident set)
 # is this scenario's peak and nothing earlier in the run.
 s4_start() {
-  local dir="$TMP/sharebox-s4"
-  mkdir -p "$dir/data"
-  local threads=()
-  [ "${#SERVER_PIN[@]}" -gt 0 ] && threads=(--threads "$SERVER_CORES")
-  (
-    exec "${SERVER_PIN[@]}" "$SHAREBOX_BIN" serve --listen 127.0.0.1:0 --data-dir "$dir/data" \
-      --events off --shutdown-timeout 2 "${threads[@]}" ${SHAREBOX_ARGS:-} \
-      >"$dir/stdout" 2>"$dir/stderr"
-  ) &
-  S4_PID=$!
-  BG_PIDS+=("$S4_PID")
-  local i
-  for i in $(seq 100); do
-    grep -q 'listening on http://' "$dir/stdout" 2>/dev/null && break
-    kill -0 "$S4_PID" 2>/dev/null || { cat "$dir/stderr" >&2; die "sharebox (S4) exited at start"; }
-    sleep 0.1
-  done
-  S4_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$dir/stdout" | head -1)
-  S4_KEY=$(grep -o 'sbx_[A-Za-z0-9_-]*' "$dir/stdout" | head -1)
-  [ -n "$S4_URL" ] && [ -n "$S4_KEY" ] || die "sharebox (S4) did not print its URL and key"
+  start_sharebox "$TMP/sharebox-s4" "sharebox (S4)"
+  S4_URL=$STARTED_URL; S4_KEY=$STARTED_KEY; S4_PID=$STARTED_PID
 }
 
 s4_kib() { awk -v k="$1:" '$1==k{print $2}' "/proc/$S4_PID/status"; }
