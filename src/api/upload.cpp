@@ -71,22 +71,11 @@ class form_collector final : public http::multipart_handler {
   std::string field_value_;
 };
 
-// Reads until `buf` is full or the body ends.
-awaitable<std::size_t> fill(http::exchange& io, char* buf, std::size_t size) {
-  std::size_t got = 0;
-  while (got < size) {
-    const std::size_t n = co_await io.read_body(buf + got, size - got);
-    if (n == 0) break;
-    got += n;
-  }
-  co_return got;
-}
-
 awaitable<void> stream_raw(request_context& ctx, http::write_pipeline& pipe, std::uint64_t max) {
   std::uint64_t total = 0;
   for (;;) {
     auto* b = co_await pipe.acquire();
-    b->size = co_await fill(ctx.io, b->data, b->capacity);
+    b->size = co_await read_body_full(ctx.io, b->data, b->capacity);
     total += b->size;
     if (total > max) {
       b->size = 0;
@@ -107,7 +96,7 @@ awaitable<void> stream_multipart(request_context& ctx, http::write_pipeline& pip
   auto buf = std::make_unique_for_overwrite<char[]>(size);
   std::uint64_t total = 0;
   for (;;) {
-    const std::size_t n = co_await fill(ctx.io, buf.get(), size);
+    const std::size_t n = co_await read_body_full(ctx.io, buf.get(), size);
     if (n == 0) break;
     auto* b = co_await pipe.acquire();
     form.target_ = b;
@@ -136,6 +125,16 @@ std::optional<std::string> request_content_type(const http::request_header& req)
 }
 
 }  // namespace
+
+awaitable<std::size_t> read_body_full(http::exchange& io, char* buf, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size) {
+    const std::size_t n = co_await io.read_body(buf + got, size - got);
+    if (n == 0) break;
+    got += n;
+  }
+  co_return got;
+}
 
 awaitable<received_upload> receive_upload(request_context& ctx) {
   const auto& req = ctx.io.request();

@@ -121,11 +121,7 @@ awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w) {
   try {
     for (;;) {
       auto* b = co_await pipe.acquire();
-      while (b->size < b->capacity) {
-        const std::size_t n = co_await ctx.io.read_body(b->data + b->size, b->capacity - b->size);
-        if (n == 0) break;
-        b->size += n;
-      }
+      b->size = co_await read_body_full(ctx.io, b->data, b->capacity);
       const bool last = b->size < b->capacity;  // the body ended inside this buffer
       pipe.submit(b);
       if (last) break;

@@ -289,12 +289,6 @@ class txn final : public domain::metadata_txn {
     q.exec();
   }
 
-  bool blob_referenced(std::string_view blob_id) override {
-    auto& q = prepare(db_, "SELECT 1 FROM files WHERE blob = ?");
-    bind_text(q, 1, blob_id);
-    return q.executeStep();
-  }
-
   std::vector<file_view> visible_files(std::string_view user_id,
                                        std::optional<std::int64_t> before_seq,
                                        std::size_t limit) override {

@@ -106,6 +106,8 @@ struct received_upload {
   std::optional<std::string> content_type;  // from the part or the request
 };
 awaitable<received_upload> receive_upload(request_context& ctx);
+// Reads body bytes until `buf` is full or the body ends; returns how many.
+awaitable<std::size_t> read_body_full(http::exchange& io, char* buf, std::size_t size);
 
 // Streams the request body into an upload's file, one buffer per pool write.
 awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w);

@@ -46,7 +46,6 @@ class metadata_txn {
   virtual void insert_file(const file_record& f) = 0;  // assigns nothing: seq is read back
   virtual void update_file(const file_record& f) = 0;
   virtual void delete_file(std::string_view id) = 0;
-  virtual bool blob_referenced(std::string_view blob_id) = 0;
   // Owned and shared-with files, newest first, with seq < before_seq when given.
   virtual std::vector<file_view> visible_files(std::string_view user_id,
                                                std::optional<std::int64_t> before_seq,
