@@ -83,7 +83,9 @@ std::size_t limit_param(const http::params& query, std::size_t default_value) {
   return std::stoul(s);
 }
 
-awaitable<nlohmann::json> read_json_body(request_context& ctx) {
+namespace {
+
+awaitable<std::string> read_json_text(request_context& ctx) {
   const std::size_t limit = ctx.svc.opts.max_json_body;
   if (const auto len = ctx.io.content_length(); len && *len > limit) {
     throw http::api_error(bhttp::status::payload_too_large, "body_too_large",
@@ -98,12 +100,30 @@ awaitable<nlohmann::json> read_json_body(request_context& ctx) {
                             "JSON bodies are limited to " + std::to_string(limit) + " bytes.");
     }
   }
+  co_return body;
+}
+
+nlohmann::json parse_json_object(const std::string& body) {
   // Depth is bounded by the size limit; nlohmann's parser recurses once per nesting level.
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     throw http::api_error(bhttp::status::bad_request, "invalid_json",
                           "The request body must be a JSON object.");
   }
+  return j;
+}
+
+}  // namespace
+
+awaitable<nlohmann::json> read_json_body(request_context& ctx) {
+  const std::string body = co_await read_json_text(ctx);
+  co_return parse_json_object(body);
+}
+
+awaitable<std::optional<nlohmann::json>> read_optional_json_body(request_context& ctx) {
+  const std::string body = co_await read_json_text(ctx);
+  std::optional<nlohmann::json> j;
+  if (!body.empty()) j = parse_json_object(body);
   co_return j;
 }
 

@@ -163,7 +163,8 @@ awaitable<domain::patch_result> receive_patch(request_context& ctx, const std::s
   if (const auto c = header(ctx, "Upload-Checksum")) {
     const auto space = c->find(' ');
     const auto algo = util::parse_hash_algorithm(c->substr(0, space));
-    if (!algo || *algo == util::hash_algorithm::sha512 || space == std::string_view::npos) {
+    if (!algo || *algo == util::hash_algorithm::sha512 || *algo == util::hash_algorithm::crc32c ||
+        space == std::string_view::npos) {
       bad_request("unsupported_checksum",
                   "Upload-Checksum must be 'ALGORITHM BASE64' with sha1, md5 or sha256.");
     }

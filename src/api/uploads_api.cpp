@@ -2,6 +2,8 @@
 // missing chunks, complete, abort. See docs/uploads.md.
 #include <charconv>
 
+#include <spdlog/spdlog.h>
+
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
@@ -81,6 +83,20 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
   if (it == req.end()) return std::nullopt;
   // RFC 9530: a structured-field dictionary, e.g. `sha-256=:BASE64:, sha-512=:BASE64:`. The
   // strongest algorithm we support is checked; unknown ones are ignored, as the RFC allows.
+  // crc32c (deprecated by RFC 9530 as a security measure, kept for integrity) lets a client
+  // check each chunk cheaply when the file's SHA-256 is checked at completion anyway.
+  const auto strength = [](util::hash_algorithm a) {
+    switch (a) {
+      case util::hash_algorithm::sha512:
+        return 3;
+      case util::hash_algorithm::sha256:
+        return 2;
+      case util::hash_algorithm::crc32c:
+        return 1;
+      default:
+        return 0;
+    }
+  };
   std::optional<digest_expectation> best;
   std::string_view rest = it->value();
   const auto bad = [] {
@@ -103,9 +119,8 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
     const auto raw = util::base64_decode(value.substr(1, value.size() - 2));
     if (!raw) bad();
     const auto algo = util::parse_hash_algorithm(name);
-    if (!algo || (*algo != util::hash_algorithm::sha256 && *algo != util::hash_algorithm::sha512))
-      continue;
-    if (best && best->algorithm == util::hash_algorithm::sha512) continue;
+    if (!algo || strength(*algo) == 0) continue;
+    if (best && strength(best->algorithm) >= strength(*algo)) continue;
     best = digest_expectation{*algo, *raw};
   }
   return best;
@@ -203,6 +218,15 @@ awaitable<void> put_upload_chunk(request_context& ctx) {
     return ctx.svc.uploads.record_chunk(ctx.user, id, index);
   });
   pass = {};
+  // Its own pool task: the response does not wait for the whole-file hash to catch up.
+  asio::post(ctx.svc.pool, [&uploads = ctx.svc.uploads, id] {
+    try {
+      uploads.hash_received_chunks(id);
+    } catch (const std::exception& e) {
+      // Completion hashes whatever this did not; nothing is lost.
+      spdlog::warn("upload {}: hashing received chunks: {}", id, e.what());
+    }
+  });
   nlohmann::json j{
       {"upload_id", id},
       {"index", index},
@@ -233,9 +257,13 @@ awaitable<void> get_missing_chunks(request_context& ctx) {
 
 awaitable<void> post_upload_complete(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
+  // Optional: {"sha256": "<hex>"}, the digest a client computed while it sent the chunks.
+  const auto body = co_await read_optional_json_body(ctx);
+  std::string sha256;
+  if (body) sha256 = string_field(*body, "sha256", false);
   auto pass = ctx.svc.uploads.gate().enter_exclusive(id, ctx.user.id, false, errc::upload_busy);
-  auto done =
-      co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.uploads.complete(ctx.user, id); });
+  auto done = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.uploads.complete(ctx.user, id, std::move(sha256)); });
   pass = {};
   const bool created = done.created;
   auto res =

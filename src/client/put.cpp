@@ -1,10 +1,12 @@
 // `sharebox put`: resumable, parallel, verified uploads through the chunked upload API.
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
 #include "sharebox/client/api.hpp"
 #include "sharebox/client/chunk_sender.hpp"
 #include "sharebox/client/error.hpp"
+#include "sharebox/client/file_digest.hpp"
 #include "sharebox/client/file_io.hpp"
 #include "sharebox/client/format.hpp"
 #include "sharebox/client/operations.hpp"
@@ -23,10 +25,8 @@ namespace {
 constexpr int state_version = 1;
 // Rounds of "complete → chunks_missing → send them" before giving up.
 constexpr int max_resend_rounds = 5;
-// Completion may hash the whole file on the server.
+// Completion may hash part of the file on the server (all of it after a server restart).
 constexpr std::chrono::seconds complete_timeout{600};
-// Below this, hashing is too quick to deserve a progress bar.
-constexpr std::uint64_t hash_bar_threshold = std::uint64_t{64} << 20;
 
 struct local_file {
   fs::path path;  // absolute
@@ -39,7 +39,7 @@ struct upload_record {
   std::string server_url;
   std::string path;
   file_identity identity;
-  std::string sha256;
+  std::string sha256;  // declared at init by older versions; now sent with /complete
   std::string filename;
   std::string content_type;
   std::string replace_file_id;
@@ -75,7 +75,8 @@ struct upload_record {
       r.plan.size = r.identity.size;
       r.plan.chunk_size = j.at("chunk_size").get<std::uint64_t>();
       r.plan.chunk_count = j.at("chunk_count").get<std::uint64_t>();
-      if (r.plan.upload_id.empty() || r.plan.chunk_size == 0 || r.sha256.size() != 64) {
+      if (r.plan.upload_id.empty() || r.plan.chunk_size == 0 ||
+          (!r.sha256.empty() && r.sha256.size() != 64)) {
         return std::nullopt;
       }
       return r;
@@ -141,7 +142,6 @@ class uploader {
     if (record) {
       todo = missing_chunks(record->plan);
     } else {
-      want.sha256 = hash(arg, file);
       want.plan = init(arg, want);
       state.save(want.to_json());
       record = want;
@@ -153,12 +153,24 @@ class uploader {
     const std::uint64_t already = plan.size - bytes_of(plan, todo);
 
     progress meter(want.filename, plan.size, already, progress::want_live(options_.no_progress));
+    // The file's SHA-256 comes from the chunks as they are read for sending, not from a pass
+    // over the file before: the file is read once, and hashing overlaps the transfer.
+    // Ascending, as file_digest needs: a worker waits only for chunks handed out before its own.
+    std::sort(todo.begin(), todo.end());
+    file_digest digest({file.fd.get(), file.path}, plan);
+    digest.expect(todo);
     chunk_sender sender(ep_, session_.policy(), {file.fd.get(), file.path}, plan, options_.parallel,
-                        limiter_, meter);
+                        limiter_, meter, &digest);
     sender.send(todo);
     ensure_unchanged(arg, file, *record, state);
-    json f = complete(arg, plan, sender, state);
-    verify(arg, *record, f);
+    const std::string sha256 = digest.finish();
+    if (!record->sha256.empty() && record->sha256 != sha256) {
+      state.remove();
+      abort_upload(plan.upload_id);
+      throw client_error(arg + ": the file changed since the upload began; run the command again");
+    }
+    json f = complete(arg, plan, sender, state, sha256);
+    verify(arg, sha256, f);
     state.remove();
 
     meter.finish(summary(want.filename, plan, todo.size(), sender, meter));
@@ -198,18 +210,6 @@ class uploader {
     return missing;
   }
 
-  std::string hash(const std::string& arg, const local_file& file) const {
-    const bool live =
-        progress::want_live(options_.no_progress) && file.identity.size >= hash_bar_threshold;
-    progress meter("hashing " + fs::path(arg).filename().string(), file.identity.size, 0, live);
-    std::string digest = sha256_of(file.fd.get(), file.path, &meter);
-    meter.finish({});
-    if (meter.done() != file.identity.size) {
-      throw client_error(arg + ": the file changed size while being read");
-    }
-    return digest;
-  }
-
   std::string current_etag(const std::string& id) {
     const json meta = session_.call_json(
         session_.make("GET", "/files/" + path_segment(id) + "/meta"), "file " + id);
@@ -217,10 +217,8 @@ class uploader {
   }
 
   upload_plan init(const std::string& arg, const upload_record& r) {
-    json body = {{"filename", r.filename},
-                 {"size", r.identity.size},
-                 {"sha256", r.sha256},
-                 {"content_type", r.content_type}};
+    json body = {
+        {"filename", r.filename}, {"size", r.identity.size}, {"content_type", r.content_type}};
     if (options_.chunk_size > 0) body["chunk_size"] = options_.chunk_size;
     if (!r.replace_file_id.empty()) {
       body["file_id"] = r.replace_file_id;
@@ -247,11 +245,14 @@ class uploader {
   }
 
   json complete(const std::string& arg, const upload_plan& plan, chunk_sender& sender,
-                const state_file& state) {
+                const state_file& state, const std::string& sha256) {
     int resends = 0;
     int busy = 0;
+    const std::string body = json{{"sha256", sha256}}.dump();
     for (;;) {
       auto req = session_.make("POST", "/v1/uploads/" + path_segment(plan.upload_id) + "/complete");
+      req.headers.emplace_back("Content-Type", "application/json");
+      req.body = body;
       req.timeout = complete_timeout;
       const response r = session_.send(req);
       if (r.status == 200 || r.status == 201) return json_body(r);
@@ -289,11 +290,11 @@ class uploader {
     throw client_error(arg + ": the file changed during the upload; run the command again");
   }
 
-  void verify(const std::string& arg, const upload_record& record, const json& f) {
+  void verify(const std::string& arg, const std::string& sha256, const json& f) {
     const std::string remote = f.value("sha256", "");
-    if (remote != record.sha256 || !f.contains("id")) {
+    if (remote != sha256 || !f.contains("id")) {
       throw client_error(arg + ": the server stored different content (sha256 " +
-                         printable(remote) + ", local " + record.sha256 + ")");
+                         printable(remote) + ", local " + sha256 + ")");
     }
   }
 

@@ -253,13 +253,17 @@ upload_writer upload_service::chunk_writer(const chunk_slot& slot) {
 }
 
 void upload_service::forget_chunk(const user& caller, std::string_view id, std::uint64_t index) {
+  std::uint64_t chunk_size = 0;
   meta_.write([&](metadata_txn& tx) {
     const auto u = owned(tx, caller, id);
     if (u.state != upload_state::open) {
       throw error(errc::upload_completed, "This upload is already complete.");
     }
     tx.delete_chunk(id, index);
+    chunk_size = u.chunk_size;
   });
+  // Before any new byte is written: the whole-file hash must not have seen the old ones.
+  invalidate_prefix(std::string(id), index * chunk_size);
 }
 
 upload_status upload_service::record_chunk(const user& caller, std::string_view id,
@@ -281,20 +285,127 @@ upload_status upload_service::record_chunk(const user& caller, std::string_view 
   return s;
 }
 
-std::string upload_service::hash_staged(std::string_view id, std::uint64_t size) {
+bool upload_service::hash_staged(std::string_view id, util::sha256& h, std::uint64_t from,
+                                 std::uint64_t to, const std::atomic<bool>* stop) {
   auto file = staging_.open(id);
-  util::sha256 h;
   auto buf = std::make_unique<char[]>(hash_block);
-  std::uint64_t at = 0;
-  while (at < size) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(hash_block, size - at));
+  for (std::uint64_t at = from; at < to;) {
+    if (stop && stop->load(std::memory_order_relaxed)) return false;
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(hash_block, to - at));
     const std::size_t n = file->read_at(at, buf.get(), want);
     if (n != want) throw std::runtime_error("upload file shorter than its recorded size");
     h.update(buf.get(), n);
     at += n;
   }
-  return util::to_hex(h.finish());
+  return true;
+}
+
+void upload_service::hash_received_chunks(const std::string& id) {
+  std::shared_ptr<prefix_hash> p;
+  {
+    std::lock_guard lock(hashes_mutex_);
+    auto& slot = prefixes_[id];
+    if (!slot) slot = std::make_shared<prefix_hash>();
+    p = slot;
+    if (p->taken) return;
+    if (p->busy) {
+      p->again = true;  // the running task picks these chunks up
+      return;
+    }
+    p->busy = true;
+  }
+  try {
+    for (;;) {
+      if (!extend_prefix(id, *p)) {
+        retire_prefix(id, p);
+        return;
+      }
+      std::lock_guard lock(hashes_mutex_);
+      if (!std::exchange(p->again, false) || p->stale) {
+        p->busy = false;
+        break;
+      }
+    }
+  } catch (...) {
+    retire_prefix(id, p);  // e.g. the upload was deleted under us; completion hashes afresh
+    throw;
+  }
+  prefix_idle_.notify_all();
+}
+
+bool upload_service::extend_prefix(const std::string& id, prefix_hash& p) {
+  std::optional<upload_record> u;
+  std::vector<std::uint64_t> chunks;
+  meta_.read([&](metadata_txn& tx) {
+    u = tx.find_upload(id);
+    if (u && u->state == upload_state::open && u->protocol == upload_protocol::chunked) {
+      chunks = tx.chunks_of(id);
+    }
+  });
+  if (!u || u->state != upload_state::open || u->protocol != upload_protocol::chunked ||
+      u->chunk_size == 0) {
+    return false;
+  }
+  const std::uint64_t size = u->size.value_or(0);
+  const std::uint64_t next = p.offset / u->chunk_size;
+  std::uint64_t end = next;
+  for (auto it = std::lower_bound(chunks.begin(), chunks.end(), next);
+       it != chunks.end() && *it == end; ++it) {
+    ++end;
+  }
+  const std::uint64_t to = std::min(end * u->chunk_size, size);
+  if (to <= p.offset) return true;
+  if (!hash_staged(id, p.hash, p.offset, to, &p.stale)) return true;  // stale: dropped later
+  p.offset = to;
+  return true;
+}
+
+void upload_service::retire_prefix(const std::string& id, const std::shared_ptr<prefix_hash>& p) {
+  {
+    std::lock_guard lock(hashes_mutex_);
+    p->stale = true;
+    p->busy = false;
+    if (const auto it = prefixes_.find(id); it != prefixes_.end() && it->second == p) {
+      prefixes_.erase(it);
+    }
+  }
+  prefix_idle_.notify_all();
+}
+
+void upload_service::invalidate_prefix(const std::string& id, std::uint64_t chunk_offset) {
+  std::lock_guard lock(hashes_mutex_);
+  const auto it = prefixes_.find(id);
+  if (it == prefixes_.end() || it->second->taken) return;
+  auto& p = *it->second;
+  // A running task may be reading this chunk right now; otherwise only a hashed chunk matters.
+  if (!p.busy && chunk_offset >= p.offset) return;
+  p.stale = true;
+  prefixes_.erase(it);
+}
+
+std::pair<util::sha256, std::uint64_t> upload_service::take_prefix(const std::string& id) {
+  std::pair<util::sha256, std::uint64_t> out{util::sha256{}, 0};
+  std::unique_lock lock(hashes_mutex_);
+  if (const auto it = prefixes_.find(id); it != prefixes_.end()) {
+    const auto p = it->second;
+    // No chunk can land now (completion holds the upload), so a running task ends soon.
+    prefix_idle_.wait(lock, [&] { return !p->busy; });
+    if (!p->stale && !p->taken) {
+      out.first = std::move(p->hash);
+      out.second = p->offset;
+    }
+  }
+  auto tombstone = std::make_shared<prefix_hash>();
+  tombstone->taken = true;
+  prefixes_.insert_or_assign(id, std::move(tombstone));
+  return out;
+}
+
+void upload_service::release_prefix(const std::string& id) {
+  std::lock_guard lock(hashes_mutex_);
+  if (const auto it = prefixes_.find(id); it != prefixes_.end() && it->second->taken) {
+    prefixes_.erase(it);
+  }
 }
 
 completion upload_service::finish(const user& caller, upload_record u, const std::string& sha256,
@@ -341,7 +452,10 @@ completion upload_service::finish(const user& caller, upload_record u, const std
   return c;
 }
 
-completion upload_service::complete(const user& caller, std::string_view id) {
+completion upload_service::complete(const user& caller, std::string_view id, std::string declared) {
+  if (!declared.empty() && !is_hex_sha256(declared))
+    invalid("sha256 must be 64 hexadecimal digits.");
+  declared = lower(std::move(declared));
   upload_record u;
   std::vector<std::uint64_t> missing;
   meta_.read([&](metadata_txn& tx) {
@@ -364,12 +478,21 @@ completion upload_service::complete(const user& caller, std::string_view id) {
                 {{"missing", std::vector<std::int64_t>(missing.begin(), missing.end())},
                  {"missing_count", count}});
   }
-  const std::string sha256 = hash_staged(u.id, *u.size);
-  if (!u.sha256.empty() && sha256 != u.sha256) {
-    throw error(errc::checksum_mismatch,
-                "The bytes received hash to " + sha256 + ", not the declared " + u.sha256 +
-                    ". Re-send the chunks that are wrong, or delete the upload.",
-                {{"sha256", sha256}});
+  struct release {
+    upload_service& self;
+    std::string id;
+    ~release() { self.release_prefix(id); }
+  } released{*this, u.id};
+  auto [h, from] = take_prefix(u.id);
+  hash_staged(u.id, h, from, *u.size);
+  const std::string sha256 = util::to_hex(h.finish());
+  for (const std::string* want : {&u.sha256, &declared}) {
+    if (!want->empty() && sha256 != *want) {
+      throw error(errc::checksum_mismatch,
+                  "The bytes received hash to " + sha256 + ", not the declared " + *want +
+                      ". Re-send the chunks that are wrong, or delete the upload.",
+                  {{"sha256", sha256}});
+    }
   }
   return finish(caller, std::move(u), sha256);
 }
@@ -561,7 +684,14 @@ patch_result upload_service::commit_patch(const user& caller, const patch_slot& 
   };
 
   if (done && u.kind == upload_kind::single) {
-    std::string sha256 = running ? util::to_hex(running->finish()) : hash_staged(u.id, *u.size);
+    std::string sha256;
+    if (running) {
+      sha256 = util::to_hex(running->finish());
+    } else {
+      util::sha256 h;
+      hash_staged(u.id, h, 0, *u.size);
+      sha256 = util::to_hex(h.finish());
+    }
     patch_result r;
     r.file = finish(caller, u, sha256, advance).file;
     r.upload = find(caller, u.id);
@@ -583,6 +713,10 @@ patch_result upload_service::commit_patch(const user& caller, const patch_slot& 
 void upload_service::forget_hash(const std::string& id) {
   std::lock_guard lock(hashes_mutex_);
   hashes_.erase(id);
+  if (const auto it = prefixes_.find(id); it != prefixes_.end()) {
+    it->second->stale = true;  // a running task stops reading
+    prefixes_.erase(it);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ std::optional<hash_algorithm> parse_hash_algorithm(std::string_view name) noexce
   if (n == "sha1") return hash_algorithm::sha1;
   if (n == "sha256" || n == "sha-256") return hash_algorithm::sha256;
   if (n == "sha512" || n == "sha-512") return hash_algorithm::sha512;
+  if (n == "crc32c") return hash_algorithm::crc32c;
   return std::nullopt;
 }
 
@@ -101,6 +102,8 @@ const EVP_MD* md_of(hash_algorithm a) {
       return EVP_sha256();
     case hash_algorithm::sha512:
       return EVP_sha512();
+    case hash_algorithm::crc32c:
+      break;
   }
   return EVP_sha256();
 }
@@ -111,7 +114,9 @@ void hasher::ctx_deleter::operator()(void* p) const noexcept {
   EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(p));
 }
 
-hasher::hasher(hash_algorithm a) : algorithm_(a), ctx_(EVP_MD_CTX_new()) {
+hasher::hasher(hash_algorithm a) : algorithm_(a) {
+  if (a == hash_algorithm::crc32c) return;
+  ctx_.reset(EVP_MD_CTX_new());
   if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_.get()), md_of(a), nullptr) != 1) {
     throw std::runtime_error("EVP digest init failed");
   }
@@ -120,7 +125,9 @@ hasher::~hasher() = default;
 hasher::hasher(hasher&&) noexcept = default;
 hasher& hasher::operator=(hasher&&) noexcept = default;
 
-hasher::hasher(const hasher& other) : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
+hasher::hasher(const hasher& other) : algorithm_(other.algorithm_), crc_(other.crc_) {
+  if (!other.ctx_) return;
+  ctx_.reset(EVP_MD_CTX_new());
   if (!ctx_ || EVP_MD_CTX_copy_ex(static_cast<EVP_MD_CTX*>(ctx_.get()),
                                   static_cast<const EVP_MD_CTX*>(other.ctx_.get())) != 1) {
     throw std::runtime_error("EVP digest copy failed");
@@ -133,10 +140,16 @@ hasher& hasher::operator=(const hasher& other) {
 }
 
 void hasher::update(const void* data, std::size_t size) {
+  if (!ctx_) return crc_.update(data, size);
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_.get()), data, size);
 }
 
 std::string hasher::finish() {
+  if (!ctx_) {
+    const std::uint32_t v = crc_.value();
+    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+            static_cast<char>(v)};
+  }
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_.get()), d, &len);

@@ -75,6 +75,20 @@ std::string content_digest(std::string_view algorithm, std::string_view bytes) {
   return name + "=:" + to_base64(raw_digest(algorithm, bytes)) + ":";
 }
 
+// Bit by bit, independent of the server's table and SSE4.2 code; 4 bytes big-endian (RFC 9530).
+std::string crc32c_digest(std::string_view bytes) {
+  std::uint32_t crc = 0xffffffffu;
+  for (const char ch : bytes) {
+    crc ^= static_cast<unsigned char>(ch);
+    for (int k = 0; k < 8; ++k)
+      crc = (crc & 1u) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+  }
+  crc = ~crc;
+  const std::string raw{static_cast<char>(crc >> 24), static_cast<char>(crc >> 16),
+                        static_cast<char>(crc >> 8), static_cast<char>(crc)};
+  return "crc32c=:" + to_base64(raw) + ":";
+}
+
 response put_chunk(api_client& c, const std::string& id, std::string_view index,
                    std::string_view body, header_list extra = {}) {
   extra.emplace_back("Content-Type", "application/octet-stream");
@@ -311,6 +325,51 @@ TEST_F(Uploads, ContentDigestIsVerified) {
       put_chunk(a(), id, 1, p.chunk(1), {{"Content-Digest", content_digest("sha512", p.chunk(1))}}),
       1, min_chunk));
   finish_and_verify(id, p, {});
+}
+
+// docs/uploads.md: crc32c is accepted per chunk (what `sharebox put` sends); with several
+// algorithms the strongest is checked.
+TEST_F(Uploads, Crc32cContentDigestIsVerifiedAndTheStrongestAlgorithmWins) {
+  const payload p(2 * min_chunk, 31);
+  const std::string id = start(p);
+  const std::string garbage = generate_bytes(min_chunk, 32);
+  EXPECT_TRUE(
+      is_problem(put_chunk(a(), id, 0, garbage, {{"Content-Digest", crc32c_digest(p.chunk(0))}}),
+                 400, "digest_mismatch"));
+  // The crc32c matches the body, the sha-256 does not: sha-256 decides.
+  const std::string both = crc32c_digest(garbage) + ", " + content_digest("sha256", p.chunk(0));
+  EXPECT_TRUE(is_problem(put_chunk(a(), id, 0, garbage, {{"Content-Digest", both}}), 400,
+                         "digest_mismatch"));
+  EXPECT_EQ(missing(id), (index_list{0, 1}));
+  for (const std::uint64_t i : {0, 1}) {
+    EXPECT_TRUE(
+        stored(put_chunk(a(), id, i, p.chunk(i), {{"Content-Digest", crc32c_digest(p.chunk(i))}}),
+               i, min_chunk));
+  }
+  finish_and_verify(id, p, {});
+}
+
+// docs/uploads.md: /complete may carry {"sha256": ...}, the digest a client computed while it
+// sent the chunks; it is checked like the one declared at init.
+TEST_F(Uploads, Sha256SentWithCompleteIsChecked) {
+  const payload p(3 * min_chunk + 5, 33);
+  const std::string id = start(p);
+  send_chunks(id, p, {2, 0, 3, 1});
+  const auto complete_with = [&](const std::string& body) {
+    return a().send("POST", "/v1/uploads/" + id + "/complete",
+                    {{"Content-Type", "application/json"}}, body);
+  };
+  EXPECT_TRUE(is_problem(complete_with("{\"sha256\": 5}"), 400, "invalid_parameter"));
+  EXPECT_TRUE(is_problem(complete_with("{\"sha256\": \"abc\"}"), 400, "invalid_parameter"));
+  EXPECT_TRUE(is_problem(complete_with("[1,"), 400, "invalid_json"));
+  const response wrong = complete_with(json{{"sha256", sha256_hex("other")}}.dump());
+  ASSERT_TRUE(is_problem(wrong, 422, "checksum_mismatch"));
+  EXPECT_EQ(json_body(wrong).value("sha256", ""), sha256_hex(p.bytes));
+  EXPECT_EQ(status_of(id)["state"], "open");
+  EXPECT_EQ(file_count(), 0u);
+  const json file = expect_json(complete_with(json{{"sha256", sha256_hex(p.bytes)}}.dump()), 201);
+  EXPECT_EQ(file.value("sha256", ""), sha256_hex(p.bytes));
+  EXPECT_EQ(content_of(file.at("id").get<std::string>()), p.bytes);
 }
 
 // RFC 9530 fields are RFC 8941 dictionaries, whose keys start with a lowercase letter or '*':

@@ -21,6 +21,7 @@
 #include "sharebox/client/api.hpp"
 #include "sharebox/client/chunk_sender.hpp"
 #include "sharebox/client/error.hpp"
+#include "sharebox/client/file_digest.hpp"
 #include "sharebox/client/file_io.hpp"
 #include "sharebox/client/format.hpp"
 #include "sharebox/client/http.hpp"
@@ -548,6 +549,53 @@ TEST(ClientFileIo, ReadHashAndIdentity) {
 
   EXPECT_THROW(open_for_reading(dir.path() / "missing"), client_error);
   EXPECT_THROW(open_for_reading(dir.path()), client_error);  // not a regular file
+}
+
+// ---- file digest fed by the sender's chunks -------------------------------------------------
+
+TEST(FileDigest, ChunksInAnyOrderHashInIndexOrderAndGapsAreReadFromTheFile) {
+  temp_dir dir;
+  const auto p = dir.path() / "data.bin";
+  std::string content(10'000, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i)
+    content[i] = static_cast<char>(i * 31 + 5);
+  {
+    auto fd = unique_fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    write_all(fd.get(), p, content.data(), content.size());
+  }
+  const auto fd = open_for_reading(p);
+  upload_plan plan{"u", content.size(), 1000, 10};
+  const auto chunk = [&](std::uint64_t i) {
+    return std::string_view(content).substr(plan.offset(i), plan.length(i));
+  };
+
+  // A resumed put: chunks 0, 4 and 9 are already on the server and are never added.
+  file_digest d({fd.get(), p}, plan);
+  d.expect({1, 2, 3, 5, 6, 7, 8});
+  std::vector<std::thread> workers;
+  for (const std::uint64_t i : {8, 7, 6, 5, 3, 2, 1})  // the latest first: each must wait
+    workers.emplace_back([&, i] { EXPECT_TRUE(d.add(i, chunk(i))); });
+  for (auto& w : workers)
+    w.join();
+  EXPECT_TRUE(d.add(2, "ignored: already hashed"));
+  EXPECT_EQ(d.finish(), sha256_hex(content));
+}
+
+TEST(FileDigest, CancelReleasesAWorkerWaitingForItsTurn) {
+  temp_dir dir;
+  const auto p = dir.path() / "data.bin";
+  {
+    auto fd = unique_fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    write_all(fd.get(), p, "aabb", 4);
+  }
+  const auto fd = open_for_reading(p);
+  file_digest d({fd.get(), p}, upload_plan{"u", 4, 2, 2});
+  d.expect({0, 1});
+  std::thread waiting([&] { EXPECT_FALSE(d.add(1, "bb")); });  // chunk 0 never comes
+  std::this_thread::sleep_for(50ms);
+  d.cancel();
+  waiting.join();
+  EXPECT_THROW(d.finish(), client_error);
 }
 
 // ---- resume state -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <thread>
 
@@ -208,6 +210,91 @@ TEST_F(upload_service_test, ChunksInAnyOrderBecomeOneFileInPlace) {
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.file.file.id, done.file.file.id);
   EXPECT_EQ(uploads_.status(alice_, u.id).upload.state, domain::upload_state::completed);
+}
+
+// Overwrites a staged chunk behind the service's back: completion that re-read the file would
+// see these bytes, so a test can tell whether it used the hash computed as chunks landed.
+void scribble(domain::upload_staging& staging, const std::string& id, std::uint64_t at) {
+  staging.open(id)->write_at(at, "!!!!", 4);
+}
+
+TEST_F(upload_service_test, ReceivedChunksAreHashedInOrderSoCompletionDoesNotRereadThem) {
+  const std::string content = pattern(300'000, 'h');
+  auto u = init(content);
+  for (std::uint64_t i : {1, 0, 4}) {
+    put_chunk(u, i, content);
+    uploads_.hash_received_chunks(u.id);
+  }
+  // Chunks 0 and 1 are hashed (a run from the start); 4 waits for 2 and 3.
+  scribble(staging_, u.id, 10);  // inside chunk 0: already hashed
+  put_chunk(u, 2, content);      // completion hashes 2..4 itself, no task ran
+  put_chunk(u, 3, content);
+  const auto done = uploads_.complete(alice_, u.id, sha256_hex(content));
+  EXPECT_EQ(done.file.file.sha256, sha256_hex(content))
+      << "chunk 0 was not read again at completion";
+}
+
+TEST_F(upload_service_test, RewritingAHashedChunkStartsTheHashOver) {
+  const std::string content = pattern(200'000, 'r');
+  std::string fixed = content;
+  fixed[70'000] = 'X';  // in chunk 1
+  auto u = init(fixed);
+  for (std::uint64_t i = 0; i < u.chunk_count(); ++i) {
+    put_chunk(u, i, content);
+    uploads_.hash_received_chunks(u.id);
+  }
+  // The repair: chunk 1 again, with the right bytes.
+  auto slot = uploads_.begin_chunk(alice_, u.id, 1, std::nullopt);
+  ASSERT_TRUE(slot.duplicate);
+  uploads_.forget_chunk(alice_, u.id, 1);
+  auto w = uploads_.chunk_writer(slot);
+  w.write(fixed.data() + slot.offset, slot.length);
+  w.finish();
+  uploads_.record_chunk(alice_, u.id, 1);
+  uploads_.hash_received_chunks(u.id);
+  const auto done = uploads_.complete(alice_, u.id);
+  EXPECT_EQ(done.file.file.sha256, sha256_hex(fixed));
+  EXPECT_EQ(read_file(done.file), fixed);
+}
+
+TEST_F(upload_service_test, Sha256DeclaredAtCompletionIsChecked) {
+  const std::string content = pattern(100'000, 's');
+  auto u = init(content);
+  put_chunk(u, 0, content);
+  put_chunk(u, 1, content);
+  uploads_.hash_received_chunks(u.id);
+  EXPECT_EQ(code_of([&] { uploads_.complete(alice_, u.id, "not hex"); }), errc::invalid_parameter);
+  EXPECT_EQ(code_of([&] { uploads_.complete(alice_, u.id, std::string(64, 'a')); }),
+            errc::checksum_mismatch);
+  EXPECT_EQ(uploads_.status(alice_, u.id).upload.state, domain::upload_state::open);
+  // The failed completion used up the running hash; the next one still gets it right.
+  std::string upper = sha256_hex(content);
+  for (auto& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto done = uploads_.complete(alice_, u.id, upper);
+  EXPECT_EQ(done.file.file.sha256, sha256_hex(content));
+}
+
+TEST_F(upload_service_test, ConcurrentChunksAndHashTasksAgreeWithTheFile) {
+  const std::string content = pattern(64 * 1024 * 40 + 123, 'p');
+  auto u = init(content);
+  std::atomic<std::uint64_t> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      // Chunks from the back and the front alternately, so the run from the start grows late.
+      for (std::uint64_t k; (k = next.fetch_add(1)) < u.chunk_count();) {
+        const std::uint64_t i = (k % 2) ? u.chunk_count() - 1 - k / 2 : k / 2;
+        put_chunk(u, i, content);
+        uploads_.hash_received_chunks(u.id);
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  const auto done = uploads_.complete(alice_, u.id, sha256_hex(content));
+  EXPECT_EQ(done.file.file.sha256, sha256_hex(content));
+  EXPECT_NO_THROW(uploads_.hash_received_chunks(u.id)) << "a late task on a completed upload";
 }
 
 TEST_F(upload_service_test, DuplicateChunkIsRecognisedBeforeItsBodyIsRead) {

@@ -146,4 +146,40 @@ TEST(Hasher, KnownDigestsAndForkedState) {
   EXPECT_EQ(util::parse_hash_algorithm("SHA-256"), util::hash_algorithm::sha256);
   EXPECT_EQ(util::parse_hash_algorithm("sha1"), util::hash_algorithm::sha1);
   EXPECT_FALSE(util::parse_hash_algorithm("crc32"));
+  EXPECT_EQ(util::parse_hash_algorithm("CRC32C"), util::hash_algorithm::crc32c);
+}
+
+TEST(Crc32c, KnownValuesWholeAndPiecewise) {
+  const auto crc_of = [](std::string_view s) {
+    util::crc32c c;
+    c.update(s.data(), s.size());
+    return c.value();
+  };
+  // RFC 9260 appendix A's check value, the IANA registry's example, and RFC 3720's 32 zeros.
+  EXPECT_EQ(crc_of("123456789"), 0xe3069283u);
+  EXPECT_EQ(crc_of("dog"), 0x0a72a4dfu);
+  EXPECT_EQ(crc_of(std::string(32, '\0')), 0x8a9136aau);
+  EXPECT_EQ(crc_of(""), 0u);
+
+  // Any split gives the same value: the word-at-a-time path and the byte tail agree.
+  std::string data(1000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 131 + 7);
+  const auto whole = crc_of(data);
+  for (std::size_t cut : {1u, 7u, 8u, 9u, 500u, 999u}) {
+    util::crc32c c;
+    c.update(data.data(), cut);
+    c.update(data.data() + cut, data.size() - cut);
+    EXPECT_EQ(c.value(), whole) << cut;
+  }
+
+  // As a digest: 4 bytes, big-endian (RFC 9530's Content-Digest encoding).
+  util::hasher h(util::hash_algorithm::crc32c);
+  h.update("dog", 3);
+  util::hasher fork = h;
+  EXPECT_EQ(util::to_hex(h.finish()), "0a72a4df");
+  fork.update("s", 1);
+  util::hasher dogs(util::hash_algorithm::crc32c);
+  dogs.update("dogs", 4);
+  EXPECT_EQ(util::to_hex(fork.finish()), util::to_hex(dogs.finish()));
 }

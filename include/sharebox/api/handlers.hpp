@@ -130,5 +130,7 @@ awaitable<void> admit_websocket(request_context& ctx);
 
 // A small JSON request body (limits from options): 413 if too large, 400 invalid_json if bad.
 awaitable<nlohmann::json> read_json_body(request_context& ctx);
+// The same for a body that may be absent (nullopt when it is empty).
+awaitable<std::optional<nlohmann::json>> read_optional_json_body(request_context& ctx);
 
 }  // namespace sharebox::api

@@ -13,6 +13,7 @@
 
 namespace sharebox::client {
 
+class file_digest;
 class progress;
 class rate_limiter;
 
@@ -39,8 +40,10 @@ struct chunk_source {
 
 class chunk_sender {
  public:
+  // `digest` (optional) gets every chunk's bytes as they are read.
   chunk_sender(endpoint ep, retry_policy policy, chunk_source source, upload_plan plan,
-               unsigned parallel, rate_limiter* limiter, progress& meter);
+               unsigned parallel, rate_limiter* limiter, progress& meter,
+               file_digest* digest = nullptr);
 
   // Sends the chunks `indices` (each at most once), returning when all are stored. Throws
   // upload_gone, or the first other failure once every worker has stopped.
@@ -60,6 +63,7 @@ class chunk_sender {
   unsigned parallel_;
   rate_limiter* limiter_;
   progress& meter_;
+  file_digest* digest_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> chunks_sent_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};

@@ -3,7 +3,9 @@
 // request's bytes go, when they count as received, and how a finished upload becomes a file
 // (through file_service, so it gets the same events as any other upload). Synchronous; callers
 // run it on the worker pool and receive request bodies through an upload_writer.
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -11,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sharebox/domain/file_service.hpp"
@@ -128,7 +131,12 @@ class upload_service {
   void forget_chunk(const user& caller, std::string_view id, std::uint64_t index);
   // After the writer finished: the chunk counts as received.
   upload_status record_chunk(const user& caller, std::string_view id, std::uint64_t index);
-  completion complete(const user& caller, std::string_view id);
+  // After record_chunk, off the request's path: extends the upload's SHA-256 over the chunks
+  // received so far in order from the start, so that completion hashes only what is left.
+  void hash_received_chunks(const std::string& id);
+  // `sha256` (hex, optional): the digest the client computed while it sent the chunks; checked
+  // like the one declared at init.
+  completion complete(const user& caller, std::string_view id, std::string sha256 = {});
 
   // --- tus ---
   // A new upload; `file` is set if it is already complete (an empty upload).
@@ -161,7 +169,9 @@ class upload_service {
   std::int64_t expiry_from(std::int64_t now) const;
   // Stamps, stages and records a new upload (too_many_uploads past the per-user limit).
   void store_new(upload_record& u);
-  std::string hash_staged(std::string_view id, std::uint64_t size);
+  // Goes on hashing the staged file from `from` to `to`; stops early (false) once `stop` is set.
+  bool hash_staged(std::string_view id, util::sha256& h, std::uint64_t from, std::uint64_t to,
+                   const std::atomic<bool>* stop = nullptr);
   completion finish(const user& caller, upload_record u, const std::string& sha256,
                     const std::function<void(metadata_txn&, upload_record&)>& also = {});
   void forget_hash(const std::string& id);
@@ -181,6 +191,28 @@ class upload_service {
   };
   std::mutex hashes_mutex_;
   std::unordered_map<std::string, running_hash> hashes_;
+
+  // Chunks land in any order, so the chunked API's whole-file hash follows the longest run of
+  // received chunks from the start, read back from the page cache by one task per upload at a
+  // time. Lost on restart (the next chunk starts it over). Guarded by hashes_mutex_, except
+  // `hash` and `offset`, which only the task that set `busy` touches.
+  struct prefix_hash {
+    util::sha256 hash;
+    std::uint64_t offset = 0;        // bytes hashed: whole chunks from the start
+    bool busy = false;               // a task is extending it
+    bool again = false;              // chunks landed while it ran
+    bool taken = false;              // completion has it: tasks leave the upload alone
+    std::atomic<bool> stale{false};  // a hashed chunk is rewritten, or the upload ended
+  };
+  bool extend_prefix(const std::string& id, prefix_hash& p);
+  void retire_prefix(const std::string& id, const std::shared_ptr<prefix_hash>& p);
+  // Completion's start: the prefix hashed so far (or a fresh hash at 0), and a tombstone that
+  // keeps late tasks away until `release_prefix`.
+  std::pair<util::sha256, std::uint64_t> take_prefix(const std::string& id);
+  void release_prefix(const std::string& id);
+  void invalidate_prefix(const std::string& id, std::uint64_t chunk_offset);
+  std::condition_variable prefix_idle_;
+  std::unordered_map<std::string, std::shared_ptr<prefix_hash>> prefixes_;
 };
 
 }  // namespace sharebox::domain

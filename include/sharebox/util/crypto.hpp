@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "sharebox/util/crc32c.hpp"
+
 namespace sharebox::util {
 
 // Cryptographically random bytes (OpenSSL RAND_bytes); throws if the RNG fails.
@@ -37,8 +39,8 @@ class sha256 {
   std::unique_ptr<void, ctx_deleter> ctx_;
 };
 
-enum class hash_algorithm { md5, sha1, sha256, sha512 };
-// "md5", "sha1", "sha256"/"sha-256", "sha512"/"sha-512" (case-insensitive).
+enum class hash_algorithm { md5, sha1, sha256, sha512, crc32c };
+// "md5", "sha1", "sha256"/"sha-256", "sha512"/"sha-512", "crc32c" (case-insensitive).
 std::optional<hash_algorithm> parse_hash_algorithm(std::string_view name) noexcept;
 
 // Incremental digest of any supported algorithm. Copyable, so a running hash can be forked:
@@ -54,7 +56,8 @@ class hasher {
   hasher& operator=(hasher&&) noexcept;
 
   void update(const void* data, std::size_t size);
-  // The raw digest. The hasher is spent afterwards.
+  // The raw digest (CRC-32C: 4 bytes, big-endian, as RFC 9530 encodes it). The hasher is spent
+  // afterwards.
   std::string finish();
   hash_algorithm algorithm() const noexcept { return algorithm_; }
 
@@ -63,7 +66,8 @@ class hasher {
     void operator()(void* p) const noexcept;
   };
   hash_algorithm algorithm_;
-  std::unique_ptr<void, ctx_deleter> ctx_;
+  std::unique_ptr<void, ctx_deleter> ctx_;  // null for CRC-32C, which OpenSSL does not have
+  crc32c crc_;
 };
 
 // Constant-time comparison (CRYPTO_memcmp) of equal-length byte strings.
