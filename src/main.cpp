@@ -1,6 +1,5 @@
 // sharebox: the server and its administrative commands.
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -8,6 +7,7 @@
 
 #include "sharebox/app/config.hpp"
 #include "sharebox/app/events_command.hpp"
+#include "sharebox/app/log_output.hpp"
 #include "sharebox/app/server.hpp"
 #include "sharebox/client/commands.hpp"
 #include "sharebox/domain/auth_service.hpp"
@@ -235,7 +235,9 @@ int main(int argc, char** argv) {
   if (auto status = client_commands->run()) return *status;
   if (*events) return sharebox::app::run_events_command(ev);
 
-  auto logger = spdlog::stderr_color_mt("sharebox");
+  auto logger =
+      std::make_shared<spdlog::logger>("sharebox", std::make_shared<sharebox::app::log_output>());
+  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
 

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sharebox/api/context.hpp"
+#include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/http/problem.hpp"
@@ -136,8 +137,22 @@ void accept_caller(request_context& ctx, const credential& c, domain::user u) {
 
 awaitable<domain::user> authenticate(request_context& ctx) {
   const credential c = read_credential(ctx);
-  auto u = co_await http::offload(ctx.svc.pool, [&] { return resolve_credential(ctx.svc, c); });
+  // An API key the download cache knows needs no hand-off (see download_cache for why that is
+  // never stale); one it does not know is remembered for the next request.
+  auto& cache = ctx.svc.downloads;
+  std::optional<download_cache::stamp> at;
+  std::string key_hash;
+  if (c.type == credential::kind::api_key && download_cache::cacheable_key(c.secret)) {
+    at = cache.now();
+    if (at) {
+      key_hash = download_cache::key_hash(c.secret);
+      if (auto cached = cache.user(*at, key_hash)) co_return std::move(*cached);
+    }
+  }
+  auto u =
+      co_await http::offload(ctx.svc.read_pool, [&] { return resolve_credential(ctx.svc, c); });
   ctx.via_session = c.type == credential::kind::session;
+  if (at) cache.remember_user(*at, std::move(key_hash), u);
   co_return u;
 }
 
@@ -224,7 +239,11 @@ class api {
   explicit api(const services& svc) : svc_(svc), routes_(build_routes()) {}
 
   awaitable<void> operator()(http::exchange& io) const {
-    if (co_await answer_cors(io)) co_return;
+    // Most requests come without an Origin: checked first, so that they do not pay for the
+    // coroutine frame of answer_cors.
+    if (!io.request()[bhttp::field::origin].empty()) {
+      if (co_await answer_cors(io)) co_return;
+    }
     std::optional<http::problem> failure;
     std::string allow;
     try {

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/conditional.hpp"
@@ -63,16 +64,17 @@ http::string_response file_response(bhttp::status status, const domain::file_vie
   return res;
 }
 
-void set_content_headers(bhttp::response_header<>& h, const domain::file_record& f,
-                         http::sys_seconds modified) {
-  h.set(bhttp::field::etag, domain::etag_of(f));
-  h.set(bhttp::field::last_modified, http::format_http_date(modified));
-  h.set(bhttp::field::accept_ranges, "bytes");
-  h.set(bhttp::field::content_disposition, http::content_disposition("attachment", f.name));
+// Into a fresh header: insert, which appends, rather than set, which looks for a field to
+// replace first.
+void set_content_headers(bhttp::response_header<>& h, const download_cache::file_entry& e) {
+  h.insert(bhttp::field::etag, e.etag);
+  h.insert(bhttp::field::last_modified, e.last_modified);
+  h.insert(bhttp::field::accept_ranges, "bytes");
+  h.insert(bhttp::field::content_disposition, e.disposition);
   // Stored content is whatever users uploaded: never let a browser sniff or run it.
-  h.set("X-Content-Type-Options", "nosniff");
-  h.set("Content-Security-Policy", "sandbox");
-  h.set(bhttp::field::cache_control, "private, no-cache");
+  h.insert("X-Content-Type-Options", "nosniff");
+  h.insert("Content-Security-Policy", "sandbox");
+  h.insert(bhttp::field::cache_control, "private, no-cache");
 }
 
 std::string content_range(const http::byte_range& r, std::uint64_t size) {
@@ -117,22 +119,47 @@ awaitable<void> list_files(request_context& ctx) {
 
 awaitable<void> get_file(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
-  // Downloads are the hottest route: caller, metadata and the open file come from one pool
-  // hand-off. (The tus and chunk routes serve a finished upload through here, their caller
-  // already known.)
+  // Downloads are the hottest route. From memory when the download cache has the caller, the
+  // file and its open content (no hand-off at all); otherwise caller, metadata and the open file
+  // come from one hand-off and are left in the cache. (The tus and chunk routes serve a
+  // finished upload through here, their caller already known.)
+  auto& cache = ctx.svc.downloads;
   const bool known = !ctx.user.id.empty();
-  domain::user caller = ctx.user;
-  auto [view, fd] = co_await http::offload(ctx.svc.pool, [&] {
-    if (!known) caller = resolve_credential(ctx.svc, ctx.credential);
-    return ctx.svc.files.open_content(caller, id);
-  });
-  unique_fd guard(fd);
-  if (!known) accept_caller(ctx, ctx.credential, std::move(caller));
-  const auto& f = view.file;
+  const bool by_key = !known && ctx.credential.type == credential::kind::api_key &&
+                      download_cache::cacheable_key(ctx.credential.secret);
+  const auto at = cache.now();
+  std::optional<domain::user> caller;
+  std::string key_hash;
+  if (known) {
+    caller = ctx.user;
+  } else if (at && by_key) {
+    key_hash = download_cache::key_hash(ctx.credential.secret);
+    caller = cache.user(*at, key_hash);
+  }
+  std::shared_ptr<const download_cache::file_entry> entry;
+  if (at && caller) entry = cache.file(*at, caller->id, id);
+  if (!entry) {
+    const bool resolve = !caller;
+    domain::user resolved = caller.value_or(domain::user{});
+    auto [view, fd] = co_await http::offload(ctx.svc.read_pool, [&] {
+      if (resolve) resolved = resolve_credential(ctx.svc, ctx.credential);
+      return ctx.svc.files.open_content(resolved, id);
+    });
+    entry = std::make_shared<const download_cache::file_entry>(std::move(view), fd);
+    // Only where the next request can find it: by a key's caller or a known one (browser
+    // sessions and proxied callers are resolved on the pool each time).
+    if (at && (by_key || known)) {
+      if (resolve) cache.remember_user(*at, key_hash, resolved);
+      cache.remember_file(*at, resolved.id, entry);
+    }
+    caller = std::move(resolved);
+  }
+  if (!known) accept_caller(ctx, ctx.credential, std::move(*caller));
+  const auto& f = entry->view.file;
+  const int fd = entry->fd;
   const auto& req = ctx.io.request();
-  const auto modified = std::chrono::floor<std::chrono::seconds>(
-      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(f.updated_at)));
-  const std::string etag = domain::etag_of(f);
+  const auto modified = entry->modified;
+  const std::string& etag = entry->etag;
 
   http::conditions cond{header_view(req, bhttp::field::if_match),
                         header_view(req, bhttp::field::if_none_match),
@@ -142,7 +169,7 @@ awaitable<void> get_file(request_context& ctx) {
     case http::precondition::not_modified: {
       http::string_response res{bhttp::status::not_modified, 11};
       res.set(bhttp::field::etag, etag);
-      res.set(bhttp::field::last_modified, http::format_http_date(modified));
+      res.set(bhttp::field::last_modified, entry->last_modified);
       co_await ctx.io.send(std::move(res));
       co_return;
     }
@@ -162,7 +189,7 @@ awaitable<void> get_file(request_context& ctx) {
   }
 
   bhttp::response_header<> h;
-  set_content_headers(h, f, modified);
+  set_content_headers(h, *entry);
   std::vector<http::body_piece> pieces;
   switch (ranges.result) {
     case http::range_request::kind::unsatisfiable: {

@@ -1,5 +1,6 @@
 #include "sharebox/app/server.hpp"
 
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -9,13 +10,16 @@
 #include <vector>
 
 #include "sharebox/api/context.hpp"
+#include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/live_hub.hpp"
 #include "sharebox/app/live_feed.hpp"
+#include "sharebox/app/log_output.hpp"
 #include "sharebox/events/relay.hpp"
 #include "sharebox/images/image_probe.hpp"
 #include "sharebox/http/beast.hpp"
 #include "sharebox/storage/fs_blob_store.hpp"
 #include "sharebox/storage/fs_upload_staging.hpp"
+#include "sharebox/storage/sqlite_commit_probe.hpp"
 #include "sharebox/storage/sqlite_store.hpp"
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/transport/http_session.hpp"
@@ -74,6 +78,15 @@ void sweep_orphan_blobs(storage::fs_blob_store& blobs, storage::sqlite_store& me
   } catch (const std::exception& e) {
     spdlog::warn("orphan blob sweep failed: {}", e.what());
   }
+}
+
+// The cores this process may run on (its affinity mask, e.g. one under `taskset -c 0`).
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1, CPU_COUNT(&set));
 }
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -145,6 +158,33 @@ class upload_sweeper {
   std::atomic<bool> stopped_ = false;
 };
 
+// While it lives, the default logger's lines (if it writes through a log_output) are written
+// once per batch of ready handlers on `ioc` instead of once per line; afterwards, and at once
+// when it ends, every line is written.
+class batched_logging {
+ public:
+  explicit batched_logging(asio::io_context& ioc) {
+    for (const auto& sink : spdlog::default_logger()->sinks()) {
+      if (auto out = std::dynamic_pointer_cast<log_output>(sink)) {
+        output_ = out;
+        out->batch_with([&ioc, weak = std::weak_ptr<log_output>(out)] {
+          asio::post(ioc, [weak] {
+            if (auto o = weak.lock()) o->flush();
+          });
+        });
+      }
+    }
+  }
+  ~batched_logging() {
+    if (output_) output_->batch_with(nullptr);
+  }
+  batched_logging(const batched_logging&) = delete;
+  batched_logging& operator=(const batched_logging&) = delete;
+
+ private:
+  std::shared_ptr<log_output> output_;
+};
+
 }  // namespace
 
 int serve(const config& cfg) {
@@ -163,6 +203,12 @@ int serve(const config& cfg) {
   std::filesystem::create_directories(cfg.data_dir);
   storage::sqlite_store meta(cfg.data_dir / "sharebox.db");
   if (meta.migrations_applied()) spdlog::info("applied {} migration(s)", meta.migrations_applied());
+  // After the store: its open connections keep the WAL index the probe maps.
+  const storage::sqlite_commit_probe commits(cfg.data_dir / "sharebox.db");
+  if (!commits.unavailable().empty()) {
+    spdlog::warn("downloads are not cached in memory: {}", commits.unavailable());
+  }
+  api::download_cache downloads(commits);
   storage::fs_blob_store blobs(cfg.data_dir);
   remove_temp_files(blobs);
 
@@ -193,12 +239,16 @@ int serve(const config& cfg) {
       std::chrono::duration<double>(cfg.ws_ticket_ttl_s)));
   live_feed feed(meta, hub);
   feed.start();
-  meta.on_events_committed([r = relay.get(), &feed] {
+  meta.on_events_committed([r = relay.get(), &feed, &downloads] {
     if (r) r->notify();
     feed.notify();
+    downloads.clear();
   });
   asio::io_context ioc(static_cast<int>(threads));
+  const batched_logging log_batches(ioc);
   asio::thread_pool pool(workers);
+  const unsigned read_workers = std::min(workers, usable_cores());
+  asio::thread_pool read_pool(read_workers);
   images::initialize();
   asio::thread_pool image_pool(cfg.image_workers ? cfg.image_workers : cores);
   domain::notification_service notifications(meta);
@@ -225,8 +275,9 @@ int serve(const config& cfg) {
   api_opts.intake.session.max_files = cfg.intake_max_files;
   api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
   api_opts.intake.max_pixels = cfg.intake_max_pixels;
-  api::services svc{files,      auth,     notifications, uploads, blobs,         pool,
-                    image_pool, api_opts, hub,           tickets, health_details};
+  api::services svc{files,   auth,      notifications, uploads,  blobs,
+                    pool,    read_pool, image_pool,    api_opts, hub,
+                    tickets, downloads, health_details};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
@@ -237,11 +288,13 @@ int serve(const config& cfg) {
   lim.write_timeout = to_ms(cfg.write_timeout_s);
 
   transport::connection_registry registry;
-  auto acceptor =
-      std::make_shared<transport::listener>(ioc, parse_listen(cfg.listen), [&](tcp::socket socket) {
+  auto acceptor = std::make_shared<transport::listener>(
+      ioc, parse_listen(cfg.listen),
+      [&](tcp::socket socket) {
         std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
             ->start();
-      });
+      },
+      threads == 1);
   upload_sweeper sweeper(ioc, pool, uploads, auth, to_ms(cfg.upload_sweep_interval_s));
   sweeper.start();
   // Installed before the ready line: a SIGTERM right after it must mean a graceful stop.
@@ -290,6 +343,7 @@ int serve(const config& cfg) {
   for (auto& t : runners)
     t.join();
   pool.join();
+  read_pool.join();
   image_pool.join();
   spdlog::info("stopped");
   return 0;

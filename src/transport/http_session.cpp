@@ -3,13 +3,13 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <fmt/compile.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <deque>
 #include <limits>
-#include <sstream>
 
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/util/crypto.hpp"
@@ -107,6 +107,36 @@ class sse_sink final : public queued_sink<sse_sink> {
 constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
 constexpr std::uint64_t drain_limit = 64 * 1024;
 
+// The header block exactly as Beast's serializer writes it. Beast walks a buffer sequence of
+// several views per field to do it, which cost more than the rest of sending a small response.
+void append_header(const bhttp::response_header<>& h, std::string& out) {
+  const unsigned version = h.version();
+  const unsigned code = h.result_int();
+  const char status_line[] = {'H',
+                              'T',
+                              'T',
+                              'P',
+                              '/',
+                              static_cast<char>('0' + version / 10),
+                              '.',
+                              static_cast<char>('0' + version % 10),
+                              ' ',
+                              static_cast<char>('0' + code / 100 % 10),
+                              static_cast<char>('0' + code / 10 % 10),
+                              static_cast<char>('0' + code % 10),
+                              ' '};
+  out.append(status_line, sizeof status_line);
+  out.append(h.reason());
+  out.append("\r\n");
+  for (const auto& f : h) {
+    out.append(f.name_string());
+    out.append(": ");
+    out.append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
 bool is_disconnect(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
@@ -117,6 +147,34 @@ bool valid_request_id(std::string_view id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
+}
+
+// A fresh request id into `out`, in util::new_id's format (128 random bits as 26 base32
+// characters), with random bytes drawn from a per-thread reserve: one RAND_bytes call per 256
+// ids instead of one per request (RAND_bytes' fixed cost per call was 5 % of the CPU of a
+// request, measured). Request ids are correlation tokens, not secrets; `out` keeps its capacity.
+void new_request_id(std::string& out) {
+  constexpr std::size_t id_bytes = 16;
+  constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  thread_local std::string reserve;
+  thread_local std::size_t used = 0;
+  if (used + id_bytes > reserve.size()) {
+    reserve = util::random_bytes(256 * id_bytes);
+    used = 0;
+  }
+  out.clear();
+  unsigned buffer = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < id_bytes; ++i) {
+    buffer = (buffer << 8) | static_cast<unsigned char>(reserve[used + i]);
+    bits += 8;
+    while (bits >= 5) {
+      out.push_back(alphabet[(buffer >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out.push_back(alphabet[(buffer << (5 - bits)) & 31]);
+  used += id_bytes;
 }
 
 [[noreturn]] void throw_errno(const char* what) {
@@ -130,6 +188,7 @@ http_session::http_session(tcp::socket socket, const limits& lim,
                            connection_registry& registry)
     : stream_(std::move(socket)),
       write_timer_(stream_.get_executor()),
+      idle_timer_(stream_.get_executor()),
       limits_(lim),
       handler_(std::move(handler)),
       registry_(registry) {
@@ -145,6 +204,9 @@ void http_session::start() {
   registry_.add(self);
   error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
+  // Responses are sent at once where the socket takes them (write_buffers) and files with
+  // sendfile(2): neither may block the network thread.
+  stream_.socket().native_non_blocking(true, ec);
   asio::co_spawn(stream_.get_executor(), run(), [self](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -164,6 +226,11 @@ void http_session::shutdown() {
 }
 
 awaitable<void> http_session::run() {
+  // The idle timer's handler holds the session: cancel it however the connection ends.
+  struct cancel_on_exit {
+    asio::steady_timer& timer;
+    ~cancel_on_exit() { timer.cancel(); }
+  } idle_timer_guard{idle_timer_};
   while (!closing_) {
     if (!co_await read_request_header()) break;
     co_await serve_request();
@@ -185,16 +252,17 @@ awaitable<bool> http_session::read_request_header() {
   // must follow within the header timeout (what bounds slowloris clients).
   idle_ = true;
   error_code ec;
-  if (buffer_.size() == 0) {
-    stream_.expires_after(limits_.idle_timeout);
-    const std::size_t n = co_await stream_.async_read_some(
-        buffer_.prepare(64 * 1024), asio::redirect_error(asio::use_awaitable, ec));
-    buffer_.commit(n);
-  }
+  if (buffer_.size() == 0) ec = co_await wait_for_request();
   if (!ec) {
-    stream_.expires_after(limits_.header_timeout);
-    co_await bhttp::async_read_header(stream_, buffer_, *parser_,
-                                      asio::redirect_error(asio::use_awaitable, ec));
+    // The whole header nearly always comes in one read: parse it here, and read on (under the
+    // header timeout) only when it is incomplete.
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      stream_.expires_after(limits_.header_timeout);
+      co_await bhttp::async_read_header(stream_, buffer_, *parser_,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
   idle_ = false;
 
@@ -211,7 +279,7 @@ awaitable<bool> http_session::read_request_header() {
   continue_pending_ = false;
 
   if (ec) {
-    request_id_ = util::new_id();
+    new_request_id(request_id_);
     if (ec == bhttp::error::header_limit) {
       co_await answer_early(bhttp::status::request_header_fields_too_large, "headers_too_large",
                             "The request header block exceeds " +
@@ -225,7 +293,11 @@ awaitable<bool> http_session::read_request_header() {
 
   const auto& req = parser_->get();
   const auto rid = req["X-Request-Id"];
-  request_id_ = valid_request_id(rid) ? std::string(rid) : util::new_id();
+  if (valid_request_id(rid)) {
+    request_id_.assign(rid);
+  } else {
+    new_request_id(request_id_);
+  }
   if (parser_->chunked()) {
     body_mode_ = body_mode::chunked;
     body_done_ = parser_->is_done();
@@ -236,6 +308,39 @@ awaitable<bool> http_session::read_request_header() {
   }
   continue_pending_ = !body_done_ && beast::iequals(req[bhttp::field::expect], "100-continue");
   co_return true;
+}
+
+awaitable<error_code> http_session::wait_for_request() {
+  // Straight on the socket: beast::tcp_stream would arm and cancel its timer for every read.
+  idle_deadline_ = clock::now() + limits_.idle_timeout;
+  if (!idle_timer_armed_) arm_idle_timer();
+  awaiting_request_ = true;
+  error_code ec;
+  const std::size_t n = co_await stream_.socket().async_read_some(
+      buffer_.prepare(64 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+  buffer_.commit(n);
+  awaiting_request_ = false;
+  if (ec == asio::error::operation_aborted && idle_timed_out_) ec = beast::error::timeout;
+  co_return ec;
+}
+
+void http_session::arm_idle_timer() {
+  // Every request pushes the idle deadline back, but the timer is not re-armed for it: when it
+  // fires before the deadline it re-arms itself. A busy connection so costs one timer operation
+  // per idle timeout instead of one per request.
+  idle_timer_armed_ = true;
+  idle_timer_.expires_at(idle_deadline_);
+  idle_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    self->idle_timer_armed_ = false;
+    if (ec || !self->awaiting_request_) return;  // cancelled, or busy: the next wait re-arms it
+    if (clock::now() < self->idle_deadline_) {
+      self->arm_idle_timer();
+      return;
+    }
+    self->idle_timed_out_ = true;
+    error_code ignored;
+    self->stream_.socket().cancel(ignored);
+  });
 }
 
 awaitable<void> http_session::answer_early(bhttp::status status, std::string code,
@@ -287,12 +392,13 @@ awaitable<void> http_session::serve_request() {
     spdlog::error("request {} failed after responding: {}", request_id_, failure);
     keep_alive_ = false;
   }
-  co_await finish_body_or_close();
+  // Checked here, not inside: its frame holds a 16 KiB scratch buffer, and allocating that for
+  // every request (a malloc too large for the thread cache) cost more than the rest of the call.
+  if (!body_done_) co_await finish_body_or_close();
   log_access(status_);
 }
 
 awaitable<void> http_session::finish_body_or_close() {
-  if (body_done_) co_return;
   if (keep_alive_) {
     std::array<char, 16 * 1024> scratch;
     try {
@@ -405,14 +511,15 @@ awaitable<void> http_session::send(bhttp::response<bhttp::string_body> res) {
   }
   status_ = res.result_int();
   response_sent_ = true;
-  stream_.expires_after(limits_.write_timeout);
-  if (request().method() == bhttp::verb::head) {
-    bhttp::response_serializer<bhttp::string_body> sr(res);
-    co_await bhttp::async_write_header(stream_, sr, asio::use_awaitable);
-  } else {
+  out_.clear();
+  append_header(res.base(), out_);
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::const_buffer()};
+  if (request().method() != bhttp::verb::head) {
     bytes_out_ = res.body().size();
-    co_await bhttp::async_write(stream_, res, asio::use_awaitable);
+    buffers[1] = asio::buffer(res.body());
   }
+  if (!send_now(buffers)) co_await send_rest(buffers);
+  release_out_buffer();
 }
 
 awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
@@ -422,11 +529,11 @@ awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
   status_ = header.result_int();
   response_sent_ = true;
 
-  std::ostringstream os;
-  os << header;
-  std::string out = std::move(os).str();
+  out_.clear();
+  append_header(header, out_);
   if (request().method() == bhttp::verb::head) {
-    co_await write_buffer(asio::buffer(out));
+    co_await write_buffers(asio::buffer(out_));
+    release_out_buffer();
     co_return;
   }
 
@@ -436,33 +543,73 @@ awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
   if (total <= small_body) {
     // One write for header and body: no extra round trip or Nagle interplay for small files.
     for (const auto& p : pieces) {
-      out += p.text;
-      const std::size_t at = out.size();
-      out.resize(at + p.length);
+      out_ += p.text;
+      const std::size_t at = out_.size();
+      out_.resize(at + p.length);
       std::size_t done = 0;
       while (done < p.length) {
-        const ssize_t n = ::pread(fd, out.data() + at + done, p.length - done,
+        const ssize_t n = ::pread(fd, out_.data() + at + done, p.length - done,
                                   static_cast<off_t>(p.offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) throw_errno("pread");
         done += static_cast<std::size_t>(n);
       }
     }
-    co_await write_buffer(asio::buffer(out));
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::const_buffer()};
+    if (!send_now(buffers)) co_await send_rest(buffers);
     bytes_out_ = total;
+    release_out_buffer();
     co_return;
   }
-  co_await write_buffer(asio::buffer(out));
+  // The body follows at once: MSG_MORE lets the kernel put the header into the body's first
+  // segment. Sent on its own right before sendfile(2), the header cost 1 MiB downloads a third
+  // of their throughput (measured: 32 connections, 1.4k against 3.3k responses/s).
+  std::array<asio::const_buffer, 2> head{asio::buffer(out_), asio::const_buffer()};
+  if (!send_now(head, MSG_MORE)) co_await send_rest(head);
+  release_out_buffer();
   for (const auto& p : pieces) {
-    if (!p.text.empty()) co_await write_buffer(asio::buffer(p.text));
+    if (!p.text.empty()) co_await write_buffers(asio::buffer(p.text));
     co_await send_file_range(fd, p.offset, p.length);
     bytes_out_ += p.text.size() + p.length;
   }
 }
 
 awaitable<void> http_session::write_buffer(asio::const_buffer b) {
+  co_await write_buffers(b);
+}
+
+awaitable<void> http_session::write_buffers(asio::const_buffer first, asio::const_buffer second) {
+  std::array<asio::const_buffer, 2> buffers{first, second};
+  if (!send_now(buffers)) co_await send_rest(buffers);
+}
+
+bool http_session::send_now(std::array<asio::const_buffer, 2>& buffers, int flags) {
+  // Most responses fit in the socket's send buffer: send at once (the socket is non-blocking),
+  // and wait (with the write timeout) only for what does not fit. A plain async_write would
+  // arm and cancel a timer and complete through the scheduler even when nothing has to wait.
+  error_code ec;
+  std::size_t sent = stream_.socket().send(buffers, flags, ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    throw boost::system::system_error(ec);
+  }
+  if (ec) sent = 0;
+  for (auto& b : buffers) {
+    const std::size_t skip = std::min(sent, b.size());
+    b += skip;
+    sent -= skip;
+  }
+  return buffers[0].size() == 0 && buffers[1].size() == 0;
+}
+
+awaitable<void> http_session::send_rest(std::array<asio::const_buffer, 2> buffers) {
   stream_.expires_after(limits_.write_timeout);
-  co_await asio::async_write(stream_, b, asio::use_awaitable);
+  co_await asio::async_write(stream_, buffers, asio::use_awaitable);
+}
+
+void http_session::release_out_buffer() {
+  // Kept between responses so that small ones need no allocation; a large one's is not kept
+  // for the life of an idle keep-alive connection.
+  if (out_.capacity() > 16 * 1024) std::string().swap(out_);
 }
 
 awaitable<void> http_session::send_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
@@ -648,9 +795,9 @@ awaitable<void> http_session::stream_sse(
   keep_alive_ = false;
   response_sent_ = true;
   status_ = 200;
-  std::ostringstream os;
-  os << h;
-  const std::string head = std::move(os).str() + ": stream open\n\n";
+  std::string head;
+  append_header(h, head);
+  head += ": stream open\n\n";
   co_await write_buffer(asio::buffer(head));
 
   auto sink = std::make_shared<sse_sink>(stream_, limits_.write_timeout);
@@ -688,28 +835,44 @@ awaitable<void> http_session::stream_sse(
 namespace {
 
 // The target as logged: a ?ticket= (a credential, if short-lived) is not written to logs.
-std::string loggable_target(std::string_view target) {
-  std::string out(target);
-  for (std::size_t at = out.find("ticket="); at != std::string::npos;
-       at = out.find("ticket=", at + 1)) {
-    if (at == 0 || (out[at - 1] != '?' && out[at - 1] != '&')) continue;
+// `scratch` holds the redacted copy when one is needed; most targets are logged as they are.
+std::string_view loggable_target(std::string_view target, std::string& scratch) {
+  if (target.find("ticket=") == std::string_view::npos) return target;
+  scratch.assign(target);
+  for (std::size_t at = scratch.find("ticket="); at != std::string::npos;
+       at = scratch.find("ticket=", at + 1)) {
+    if (at == 0 || (scratch[at - 1] != '?' && scratch[at - 1] != '&')) continue;
     const std::size_t value = at + 7;
-    const std::size_t end = std::min(out.find('&', value), out.size());
-    out.replace(value, end - value, "REDACTED");
+    const std::size_t end = std::min(scratch.find('&', value), scratch.size());
+    scratch.replace(value, end - value, "REDACTED");
   }
-  return out;
+  return scratch;
 }
 
 }  // namespace
 
 void http_session::log_access(unsigned status) {
-  const auto ms = std::chrono::duration<double, std::milli>(clock::now() - started_).count();
+  auto* logger = spdlog::default_logger_raw();
+  if (!logger->should_log(spdlog::level::info)) return;
+  // Formatted here with a format compiled at build time, then logged as it is: spdlog's own
+  // formatting parses the format string at run time, and was a sixth of a small download's
+  // user-space instructions. The duration is printed in tenths of a millisecond from integer
+  // microseconds (what "{:.1f}" of the milliseconds printed, without floating-point formatting).
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_).count();
+  const auto tenths = (us + 50) / 100;
   const bool have_request = parser_ && parser_->is_header_done();
-  spdlog::info("{} {} {} {} {} in={} out={} {:.1f}ms", request_id_,
-               principal_.empty() ? "-" : principal_,
-               have_request ? std::string(parser_->get().method_string()) : "-",
-               have_request ? loggable_target(parser_->get().target()) : "-", status,
-               body_received_, bytes_out_, ms);
+  std::string scratch;
+  const std::string_view method = have_request ? parser_->get().method_string() : "-";
+  const std::string_view target =
+      have_request ? loggable_target(parser_->get().target(), scratch) : "-";
+  const std::string_view principal =
+      principal_.empty() ? std::string_view("-") : std::string_view(principal_);
+  fmt::memory_buffer line;
+  fmt::format_to(std::back_inserter(line), FMT_COMPILE("{} {} {} {} {} in={} out={} {}.{}ms"),
+                 request_id_, principal, method, target, status, body_received_, bytes_out_,
+                 tenths / 10, tenths % 10);
+  logger->log(spdlog::level::info, std::string_view(line.data(), line.size()));
 }
 
 }  // namespace sharebox::transport

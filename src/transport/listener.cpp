@@ -4,8 +4,12 @@
 
 namespace sharebox::transport {
 
-listener::listener(asio::io_context& ioc, const tcp::endpoint& endpoint, on_accept handler)
-    : ioc_(ioc), acceptor_(asio::make_strand(ioc)), handler_(std::move(handler)) {
+listener::listener(asio::io_context& ioc, const tcp::endpoint& endpoint, on_accept handler,
+                   bool one_thread)
+    : ioc_(ioc),
+      one_thread_(one_thread),
+      acceptor_(connection_executor()),
+      handler_(std::move(handler)) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -24,12 +28,17 @@ void listener::stop() {
   });
 }
 
+asio::any_io_executor listener::connection_executor() {
+  if (one_thread_) return ioc_.get_executor();
+  return asio::make_strand(ioc_);
+}
+
 awaitable<void> listener::accept_loop() {
   asio::steady_timer backoff(acceptor_.get_executor());
   while (acceptor_.is_open()) {
     error_code ec;
     tcp::socket socket = co_await acceptor_.async_accept(
-        asio::make_strand(ioc_), asio::redirect_error(asio::use_awaitable, ec));
+        connection_executor(), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
       // EMFILE and friends: pause instead of spinning, the condition is usually transient.

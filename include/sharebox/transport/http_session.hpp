@@ -2,6 +2,7 @@
 // One HTTP/1.1 connection: reads request headers with limits and timeouts, hands each request
 // to the handler as an `exchange`, streams bodies in both directions, keeps the connection
 // alive when it safely can. Everything runs on the connection's strand.
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,11 +32,19 @@ class http_session final : public std::enable_shared_from_this<http_session>,
 
   awaitable<void> run();
   awaitable<bool> read_request_header();
+  awaitable<error_code> wait_for_request();
+  void arm_idle_timer();
   awaitable<void> serve_request();
   awaitable<void> answer_early(bhttp::status status, std::string code, std::string detail);
   awaitable<void> finish_body_or_close();
   awaitable<void> lingering_close();
   awaitable<void> write_buffer(asio::const_buffer b);
+  awaitable<void> write_buffers(asio::const_buffer first, asio::const_buffer second = {});
+  // Sends what the socket takes now (flags as for send(2)); true if that was everything. The
+  // buffers are advanced past what was sent.
+  bool send_now(std::array<asio::const_buffer, 2>& buffers, int flags = 0);
+  awaitable<void> send_rest(std::array<asio::const_buffer, 2> buffers);
+  void release_out_buffer();
   awaitable<void> send_file_range(int fd, std::uint64_t offset, std::uint64_t length);
   awaitable<void> wait_writable();
   void prepare_common(bhttp::fields& f, bool& keep_alive);
@@ -68,11 +77,17 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   beast::tcp_stream stream_;
   asio::steady_timer write_timer_;
   std::uint64_t write_wait_generation_ = 0;
+  asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point idle_deadline_;
+  bool idle_timer_armed_ = false;
+  bool awaiting_request_ = false;
+  bool idle_timed_out_ = false;
   const limits& limits_;
   std::shared_ptr<const request_handler> handler_;
   connection_registry& registry_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  std::string out_;  // a response's header block, with the body when small
 
   // Per request.
   body_mode body_mode_ = body_mode::none;
