@@ -3,9 +3,10 @@
 #       `curl -T` POST /files of the same file to the same server, measured in the same run.
 #   S5b tus-js-client against sharebox's /tus/ and against @tus/server + @tus/file-store (the
 #       reference Node tus server, which neither hashes nor fsyncs), same client settings.
-# Throughput is bytes / wall time of the whole client command: for put that includes hashing
-# the file first and the server's completion (whole-file hash check, fsync, commit); for curl
-# and tus it runs until the 2xx, which sharebox sends after fsync and commit.
+# Throughput is bytes / wall time of the whole client command: for put that includes its own
+# SHA-256 of the file (computed from the chunks as it sends them) and the server's completion
+# (the rest of the whole-file hash, fsync, commit); for curl and tus it runs until the 2xx,
+# which sharebox sends after fsync and commit.
 
 
 ALL_SCENARIOS+=(S5a S5b)
