@@ -155,25 +155,13 @@ bool valid_request_id(std::string_view id) {
 // request, measured). Request ids are correlation tokens, not secrets; `out` keeps its capacity.
 void new_request_id(std::string& out) {
   constexpr std::size_t id_bytes = 16;
-  constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz234567";
   thread_local std::string reserve;
   thread_local std::size_t used = 0;
   if (used + id_bytes > reserve.size()) {
     reserve = util::random_bytes(256 * id_bytes);
     used = 0;
   }
-  out.clear();
-  unsigned buffer = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < id_bytes; ++i) {
-    buffer = (buffer << 8) | static_cast<unsigned char>(reserve[used + i]);
-    bits += 8;
-    while (bits >= 5) {
-      out.push_back(alphabet[(buffer >> (bits - 5)) & 31]);
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out.push_back(alphabet[(buffer << (5 - bits)) & 31]);
+  util::encode_id(std::string_view(reserve).substr(used, id_bytes), out);
   used += id_bytes;
 }
 

@@ -23,13 +23,12 @@ constexpr std::string_view base32_alphabet = "abcdefghijklmnopqrstuvwxyz234567";
 constexpr std::size_t id_length = 26;  // ceil(128 / 5)
 }  // namespace
 
-std::string new_id() {
-  const std::string bytes = random_bytes(16);
-  std::string out;
+void encode_id(std::string_view bytes16, std::string& out) {
+  out.clear();
   out.reserve(id_length);
   unsigned buffer = 0;
   int bits = 0;
-  for (unsigned char c : bytes) {
+  for (unsigned char c : bytes16) {
     buffer = (buffer << 8) | c;
     bits += 8;
     while (bits >= 5) {
@@ -38,6 +37,11 @@ std::string new_id() {
     }
   }
   if (bits > 0) out.push_back(base32_alphabet[(buffer << (5 - bits)) & 31]);
+}
+
+std::string new_id() {
+  std::string out;
+  encode_id(random_bytes(16), out);
   return out;
 }
 

@@ -9,6 +9,15 @@
 
 using namespace sharebox;
 
+TEST(Ids, EncodingOfGivenBytes) {
+  std::string out = "stale";
+  util::encode_id(std::string(16, '\0'), out);
+  EXPECT_EQ(out, std::string(26, 'a'));
+  util::encode_id(std::string(16, '\xff'), out);
+  EXPECT_EQ(out, std::string(25, '7') + "4");  // the last character holds 3 bits, then 0s
+  EXPECT_TRUE(util::is_valid_id(out));
+}
+
 TEST(Ids, AreValidUniqueAndUrlSafe) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {

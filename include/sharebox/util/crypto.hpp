@@ -17,6 +17,9 @@ std::string random_bytes(std::size_t n);
 // A random 128-bit id as 26 lower-case base32 characters: URL-safe, case-insensitive-FS-safe.
 std::string new_id();
 bool is_valid_id(std::string_view s) noexcept;
+// new_id's encoding of 16 given bytes, into `out` (which keeps its capacity): for callers that
+// draw random bytes in bulk.
+void encode_id(std::string_view bytes16, std::string& out);
 
 // Incremental SHA-256 (OpenSSL EVP). Hashing is on the upload hot path: feed large pieces.
 class sha256 {
