@@ -1,11 +1,10 @@
 #include "sharebox/api/download_cache.hpp"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <stdexcept>
 
+#include "sharebox/domain/auth_service.hpp"
 #include "sharebox/http/conditional.hpp"
 #include "sharebox/util/crypto.hpp"
 
@@ -34,25 +33,7 @@ download_cache::download_cache(const domain::commit_probe& probe, limits lim)
     : probe_(probe), limits_(lim) {}
 
 std::string download_cache::key_hash(std::string_view key) {
-  // The digest is fetched once and each thread keeps its context: util::sha256::of sets both up
-  // per call, which costs ten times the hashing of a key.
-  struct digest_context {
-    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~digest_context() {
-      EVP_MD_CTX_free(ctx);
-      EVP_MD_free(md);
-    }
-  };
-  thread_local digest_context d;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!d.md || !d.ctx || EVP_DigestInit_ex2(d.ctx, d.md, nullptr) != 1 ||
-      EVP_DigestUpdate(d.ctx, key.data(), key.size()) != 1 ||
-      EVP_DigestFinal_ex(d.ctx, out, &len) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
+  return domain::hash_key(key);
 }
 
 void download_cache::adopt(const stamp& at) {

@@ -59,8 +59,7 @@ class download_cache {
   // The stamp to look up and remember under; nullopt: do not use the cache for this request.
   std::optional<stamp> now() const noexcept { return probe_.now(); }
 
-  // What domain::hash_key gives, without its per-call digest setup (a tenth of the cost); the
-  // cache is keyed by it, never by the key itself.
+  // domain::hash_key: the cache is keyed by it, never by the key itself.
   static std::string key_hash(std::string_view key);
   // Keys auth_service::authenticate would look up at all (it refuses the others unread).
   static bool cacheable_key(std::string_view key) noexcept {
