@@ -102,7 +102,10 @@ void chunk_sender::send_chunk(api_session& session, std::string& buffer, std::ui
         session.make("PUT", "/v1/uploads/" + plan_.upload_id + "/chunks/" + std::to_string(index));
     req.headers.emplace_back("Content-Type", "application/octet-stream");
     req.headers.emplace_back("Content-Digest", content_digest(buffer));
-    req.body = buffer;
+    // The buffer was read for the checksums; the body goes from the page cache by sendfile,
+    // which spares a second copy of every byte. Should the file change between the two
+    // reads, the server's CRC check refuses the chunk.
+    req.body_file = file_body{source_.fd, plan_.offset(index), length};
     req.expect_continue = true;
 
     // Progress moves as bytes leave; a failed attempt takes its bytes back.

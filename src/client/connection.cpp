@@ -14,7 +14,10 @@
 #include <array>
 #include <limits>
 #include <optional>
+
+#include <poll.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 
 #include "sharebox/client/error.hpp"
 #include "sharebox/client/http.hpp"
@@ -143,11 +146,57 @@ struct connection::impl {
     head.set(bhttp::field::user_agent, "sharebox-cli");
     for (const auto& [name, value] : req.headers)
       head.insert(name, value);
-    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
-      head.content_length(req.body.size());
+    const std::uint64_t body_size = req.body_size();
+    if (body_size != 0 || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+      head.content_length(body_size);
     }
-    if (req.expect_continue && !req.body.empty()) head.set(bhttp::field::expect, "100-continue");
+    if (req.expect_continue && body_size != 0) head.set(bhttp::field::expect, "100-continue");
     return head;
+  }
+
+  error_code write_body(const request& req, const transfer_hooks& hooks,
+                        std::chrono::seconds timeout, std::int64_t& reported) {
+    if (req.body_file) return send_file(*req.body_file, hooks, timeout, reported);
+    return write_body(req.body, hooks, timeout, reported);
+  }
+
+  // sendfile(2) in slices, on the socket made non-blocking, each wait for room bounded by the
+  // timeout like every other socket operation here.
+  error_code send_file(const file_body& body, const transfer_hooks& hooks,
+                       std::chrono::seconds timeout, std::int64_t& reported) {
+    auto& socket = stream->socket();
+    error_code ec;
+    socket.native_non_blocking(true, ec);
+    if (ec) return ec;
+    const int timeout_ms = static_cast<int>(std::min<std::int64_t>(
+        std::chrono::milliseconds(timeout).count(), std::numeric_limits<int>::max()));
+    auto offset = static_cast<off_t>(body.offset);
+    for (std::uint64_t left = body.size; left > 0;) {
+      const auto slice = static_cast<std::size_t>(std::min<std::uint64_t>(body_slice, left));
+      if (hooks.limiter != nullptr) hooks.limiter->acquire(slice);
+      for (std::size_t done = 0; done < slice;) {
+        const ssize_t n = ::sendfile(socket.native_handle(), body.fd, &offset, slice - done);
+        if (n > 0) {
+          done += static_cast<std::size_t>(n);
+          continue;
+        }
+        if (n == 0) {
+          close();  // half a body went out: the connection cannot carry another request
+          throw client_error("the file being sent shrank (sendfile reached its end)");
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          return {errno, boost::system::system_category()};
+        pollfd p{socket.native_handle(), POLLOUT, 0};
+        const int ready = ::poll(&p, 1, timeout_ms);
+        if (ready == 0) return beast::error::timeout;
+        if (ready < 0 && errno != EINTR) return {errno, boost::system::system_category()};
+      }
+      left -= slice;
+      reported += static_cast<std::int64_t>(slice);
+      if (hooks.on_body_sent) hooks.on_body_sent(static_cast<std::int64_t>(slice));
+    }
+    return {};
   }
 
   // Writes the body in slices so a rate limit paces it evenly and progress moves smoothly.
@@ -222,7 +271,7 @@ struct connection::impl {
                   [&](auto handler) { bhttp::async_write_header(*stream, serializer, handler); });
     if (ec) fail(ec, true, "sending the request");
 
-    const bool expect = req.expect_continue && !req.body.empty();
+    const bool expect = req.expect_continue && req.body_size() != 0;
     if (expect) {
       response interim = read_response({}, timeout, true);
       if (interim.status != 100) {
@@ -232,7 +281,7 @@ struct connection::impl {
         return interim;
       }
     }
-    ec = write_body(req.body, hooks, timeout, reported);
+    ec = write_body(req, hooks, timeout, reported);
     if (ec) return answer_after_failed_write(ec, hooks, reported == 0 && !expect);
     return read_final(hooks, timeout, !expect);
   }

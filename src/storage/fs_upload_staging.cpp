@@ -18,7 +18,7 @@ namespace {
 // Written bytes are handed to the disk in batches of this size while a request is still
 // arriving, so the fdatasync that ends the request waits for the last batch only, not for
 // everything the request wrote (the page cache would otherwise hold it all until then).
-constexpr std::uint64_t writeback_batch = std::uint64_t{8} << 20;
+constexpr std::uint64_t writeback_batch = std::uint64_t{1} << 20;
 
 class fs_staged_file final : public domain::staged_file {
  public:

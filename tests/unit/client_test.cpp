@@ -2,7 +2,10 @@
 // Retry-After, backoff, error messages, resume state). Helpers that live in anonymous
 // namespaces (next_page in manage.cpp, safe_file_name in get.cpp, content_digest in
 // chunk_sender.cpp) are not reachable from here and are covered by the integration tests.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -549,6 +552,125 @@ TEST(ClientFileIo, ReadHashAndIdentity) {
 
   EXPECT_THROW(open_for_reading(dir.path() / "missing"), client_error);
   EXPECT_THROW(open_for_reading(dir.path()), client_error);  // not a regular file
+}
+
+// ---- request bodies sent from a file --------------------------------------------------------
+
+namespace {
+
+// A one-request HTTP server on loopback: it keeps the body it receives (by Content-Length) and
+// answers 200 once it has all of it.
+class one_shot_server {
+ public:
+  one_shot_server() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~one_shot_server() {
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Valid once the client's send() has returned or thrown.
+  std::string body() {
+    if (thread_.joinable()) thread_.join();
+    return body_;
+  }
+
+ private:
+  void serve() {
+    const int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    std::string in;
+    char buf[65536];
+    std::size_t header_end = std::string::npos;
+    std::size_t length = 0;
+    for (;;) {
+      const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<std::size_t>(n));
+      if (header_end == std::string::npos &&
+          (header_end = in.find("\r\n\r\n")) != std::string::npos) {
+        header_end += 4;
+        const auto at = in.find("Content-Length: ");
+        length = at == std::string::npos ? 0 : std::stoul(in.substr(at + 16));
+      }
+      if (header_end != std::string::npos && in.size() - header_end >= length) {
+        const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        (void)::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
+        break;
+      }
+    }
+    if (header_end != std::string::npos) body_ = in.substr(header_end);
+    ::close(c);
+  }
+
+  int fd_ = -1;
+  unsigned short port_ = 0;
+  std::thread thread_;
+  std::string body_;
+};
+
+std::string patterned_bytes(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 2654435761u) >> 13);
+  return s;
+}
+
+}  // namespace
+
+// A file holding `content` and a PUT whose body is [offset, offset + size) of it.
+struct file_body_case {
+  temp_dir dir;
+  unique_fd fd;
+  request req;
+
+  file_body_case(const std::string& content, std::uint64_t offset, std::uint64_t size) {
+    const auto p = dir.path() / "data.bin";
+    std::ofstream(p, std::ios::binary) << content;
+    fd = open_for_reading(p);
+    req.method = "PUT";
+    req.path = "/chunk";
+    req.body_file = file_body{fd.get(), offset, size};
+  }
+};
+
+TEST(ClientConnection, FileBodyIsSentFromTheGivenRange) {
+  const std::string content = patterned_bytes((3 << 20) + 777);  // several 1 MiB slices
+  const std::uint64_t offset = 12345;
+  file_body_case c(content, offset, content.size() - offset - 100);
+  one_shot_server server;
+  connection conn(parse_server_url(server.url()));
+  auto& req = c.req;
+  std::int64_t reported = 0;
+  transfer_hooks hooks;
+  hooks.on_body_sent = [&](std::int64_t n) { reported += n; };
+  EXPECT_EQ(conn.send(req, hooks).status, 200u);
+  EXPECT_TRUE(server.body() == content.substr(offset, content.size() - offset - 100));
+  EXPECT_EQ(reported, static_cast<std::int64_t>(content.size() - offset - 100));
+}
+
+TEST(ClientConnection, FileBodyPastTheEndOfTheFileFailsClearly) {
+  file_body_case c(patterned_bytes(1000), 500, 1000);  // the file has 500 bytes from there
+  one_shot_server server;
+  connection conn(parse_server_url(server.url()));
+  try {
+    conn.send(c.req);
+    ADD_FAILURE() << "a body past the end of the file was sent";
+  } catch (const client_error& e) {
+    EXPECT_NE(std::string(e.what()).find("shrank"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(server.body().size(), 500u);  // what the file had, then the connection closed
 }
 
 // ---- file digest fed by the sender's chunks -------------------------------------------------

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 #include "sharebox/http/router.hpp"
 #include "sharebox/util/crypto.hpp"
@@ -191,4 +192,53 @@ TEST(Crc32c, KnownValuesWholeAndPiecewise) {
   util::hasher dogs(util::hash_algorithm::crc32c);
   dogs.update("dogs", 4);
   EXPECT_EQ(util::to_hex(fork.finish()), util::to_hex(dogs.finish()));
+}
+
+// The interleaved path (three streams over 3 x 8 KiB and 3 x 256-byte blocks, joined by the
+// shift tables) against a bit-at-a-time CRC written from the definition, at every length around
+// the block boundaries, at unaligned addresses and with updates cut at odd places.
+TEST(Crc32c, LargeBuffersMatchTheBitwiseDefinition) {
+  const auto bitwise = [](const unsigned char* p, std::size_t n) {
+    std::uint32_t crc = 0xffffffffu;
+    for (std::size_t i = 0; i < n; ++i) {
+      crc ^= p[i];
+      for (int k = 0; k < 8; ++k)
+        crc = (crc & 1u) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+    }
+    return ~crc;
+  };
+  std::vector<unsigned char> data(3 * 8192 * 2 + 3 * 256 * 3 + 64);
+  std::uint32_t x = 12345;
+  for (auto& b : data) {
+    x = x * 1103515245u + 12345u;
+    b = static_cast<unsigned char>(x >> 24);
+  }
+  std::vector<std::size_t> lengths = {0,
+                                      1,
+                                      7,
+                                      8,
+                                      767,
+                                      768,
+                                      769,
+                                      3 * 256 * 3 + 5,
+                                      3 * 8192 - 1,
+                                      3 * 8192,
+                                      3 * 8192 + 1,
+                                      3 * 8192 + 768 + 9,
+                                      3 * 8192 * 2 + 3 * 256 * 3 + 3};
+  for (const std::size_t length : lengths) {
+    for (const std::size_t offset : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+      const unsigned char* p = data.data() + offset;
+      util::crc32c whole;
+      whole.update(p, length);
+      EXPECT_EQ(whole.value(), bitwise(p, length)) << length << " at +" << offset;
+      util::crc32c parts;
+      const std::size_t cut = length / 3 + 1;
+      if (cut <= length) {
+        parts.update(p, cut);
+        parts.update(p + cut, length - cut);
+        EXPECT_EQ(parts.value(), whole.value()) << length << " cut at " << cut;
+      }
+    }
+  }
 }

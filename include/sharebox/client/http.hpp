@@ -19,11 +19,23 @@ class rate_limiter;
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
+// A request body read from a file by sendfile(2), so its bytes are not copied through the
+// process. The descriptor must stay open during send(). sendfile takes no MSG_NOSIGNAL: a
+// process sending file bodies ignores SIGPIPE (the CLI does).
+struct file_body {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
 struct request {
   std::string method;
   std::string path;  // "/files/abc?x=1"; the URL's prefix is added by the connection
   header_list headers;
-  std::string_view body;  // must stay valid during send()
+  std::string_view body;               // must stay valid during send()
+  std::optional<file_body> body_file;  // instead of `body`
+
+  std::uint64_t body_size() const { return body_file ? body_file->size : body.size(); }
   // Sends `Expect: 100-continue` and the body only once the server asks for it, so a request
   // the server refuses up front (429, 413) costs no upload bandwidth.
   bool expect_continue = false;
