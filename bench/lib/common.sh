@@ -47,6 +47,21 @@ build_sharebox() {
   SHAREBOX_BIN="$REPO/build-bench/sharebox"
 }
 
+# prime_memory: writes and deletes 1.25 GiB of scratch just before a measured upload.
+# This VM hands memory that has been free for about a second back to its hypervisor
+# (virtio-balloon free page reporting, /sys/module/page_reporting); the first write to such a
+# page then faults in the host. A 1 GiB write into the page cache took 3.5 s on memory freed
+# 3 s earlier and 0.26 s on memory freed 0.2 s earlier (BENCHMARKS.md, "Memory the host took
+# back"), which swamped every upload figure. Each measured upload and each write anchor runs
+# right after this, so all of them write into recently freed memory, as on a busy server whose
+# page cache recycles its own pages. BENCH_PRIME=0 turns it off.
+prime_memory() {
+  [ "${BENCH_PRIME:-1}" = 1 ] || return 0
+  local f="$TMP/prime-memory.bin"
+  "${SERVER_PIN[@]}" dd if=/dev/zero of="$f" bs=1M count=1280 status=none
+  rm -f "$f"
+}
+
 # --- temp dir, background processes, cleanup ------------------------------------------------
 BG_PIDS=()
 TMP=""

@@ -45,6 +45,7 @@ sb_delete() {
 # bytes/s of one upload to sharebox; the file is deleted afterwards (disk space, not timed).
 s3_sharebox_run() {
   local mode=$1 r bytes secs code id
+  prime_memory
   r=$(curl_upload "$SB_URL" "$SB_KEY" "$mode" "$UP_FILE")
   read -r bytes secs code id <<<"$r"
   [ "$code" = 201 ] && [ "$id" != - ] || die "S3 $mode upload failed: $r"
@@ -85,6 +86,7 @@ s3_sha_run() {
 # (c) sequential write + fsync of the same bytes into sharebox's data dir (same filesystem).
 s3_disk_run() {
   local target="$TMP/sharebox/data/tmp/dd-anchor.bin" t0 t1
+  prime_memory
   t0=$(date +%s.%N)
   "${SERVER_PIN[@]}" dd if="$UP_FILE" of="$target" bs=1M conv=fsync status=none
   t1=$(date +%s.%N)

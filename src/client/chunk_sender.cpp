@@ -7,7 +7,7 @@
 
 #include "sharebox/client/error.hpp"
 #include "sharebox/client/file_digest.hpp"
-#include "sharebox/client/file_io.hpp"
+#include "sharebox/client/mapped_range.hpp"
 #include "sharebox/client/progress.hpp"
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/util/encoding.hpp"
@@ -45,7 +45,9 @@ chunk_sender::chunk_sender(endpoint ep, retry_policy policy, chunk_source source
       parallel_(std::max(1u, parallel)),
       limiter_(limiter),
       meter_(meter),
-      digest_(digest) {}
+      digest_(digest) {
+  set_sigbus_message(source_.path);
+}
 
 void chunk_sender::send(const std::vector<std::uint64_t>& indices) {
   if (indices.empty()) return;
@@ -74,37 +76,36 @@ void chunk_sender::send(const std::vector<std::uint64_t>& indices) {
 }
 
 void chunk_sender::work(const std::vector<std::uint64_t>& indices, std::atomic<std::size_t>& next) {
-  // One keep-alive connection and one chunk buffer per worker.
+  // One keep-alive connection per worker.
   api_session session(ep_, policy_);
-  std::string buffer;
   while (!stop_) {
     const std::size_t i = next.fetch_add(1);
     if (i >= indices.size()) return;
-    send_chunk(session, buffer, indices[i]);
+    send_chunk(session, indices[i]);
   }
 }
 
-void chunk_sender::send_chunk(api_session& session, std::string& buffer, std::uint64_t index) {
+void chunk_sender::send_chunk(api_session& session, std::uint64_t index) {
   if (index >= plan_.chunk_count) {
     throw client_error("the server listed chunk " + std::to_string(index) + " of an upload with " +
                        std::to_string(plan_.chunk_count) + " chunks");
   }
   const std::uint64_t length = plan_.length(index);
-  buffer.resize(length);
   const std::string context =
       source_.path.string() + ": chunk " + std::to_string(index) + " of upload " + plan_.upload_id;
   for (int attempt = 1;; ++attempt) {
-    read_at(source_.fd, source_.path, plan_.offset(index), buffer.data(), buffer.size());
+    const mapped_range chunk(source_.fd, source_.path, plan_.offset(index),
+                             static_cast<std::size_t>(length));
+    const std::string_view bytes = chunk.bytes();
     // The file's hash takes the bytes of the first read: if a retry reads different ones, the
     // file changed, and the server's hash will say so at completion.
-    if (attempt == 1 && digest_ && !digest_->add(index, buffer)) return;
+    if (attempt == 1 && digest_ && !digest_->add(index, bytes)) return;
     auto req =
         session.make("PUT", "/v1/uploads/" + plan_.upload_id + "/chunks/" + std::to_string(index));
     req.headers.emplace_back("Content-Type", "application/octet-stream");
-    req.headers.emplace_back("Content-Digest", content_digest(buffer));
-    // The buffer was read for the checksums; the body goes from the page cache by sendfile,
-    // which spares a second copy of every byte. Should the file change between the two
-    // reads, the server's CRC check refuses the chunk.
+    req.headers.emplace_back("Content-Digest", content_digest(bytes));
+    // The mapping was read for the checksums; the body goes from the page cache by sendfile.
+    // Should the file change between the two reads, the server's CRC check refuses the chunk.
     req.body_file = file_body{source_.fd, plan_.offset(index), length};
     req.expect_continue = true;
 

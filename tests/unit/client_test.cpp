@@ -28,6 +28,7 @@
 #include "sharebox/client/file_io.hpp"
 #include "sharebox/client/format.hpp"
 #include "sharebox/client/http.hpp"
+#include "sharebox/client/mapped_range.hpp"
 #include "sharebox/client/rate_limiter.hpp"
 #include "sharebox/client/state.hpp"
 #include "sharebox/client/url.hpp"
@@ -671,6 +672,48 @@ TEST(ClientConnection, FileBodyPastTheEndOfTheFileFailsClearly) {
     EXPECT_NE(std::string(e.what()).find("shrank"), std::string::npos) << e.what();
   }
   EXPECT_EQ(server.body().size(), 500u);  // what the file had, then the connection closed
+}
+
+// ---- chunks read through a mapping ----------------------------------------------------------
+
+TEST(ClientMappedRange, ViewsTheGivenRangeAndRefusesOnePastTheEnd) {
+  temp_dir dir;
+  const auto p = dir.path() / "data.bin";
+  const std::string content = patterned_bytes(3 * 4096 + 100);
+  std::ofstream(p, std::ios::binary) << content;
+  const auto fd = open_for_reading(p);
+
+  const mapped_range middle(fd.get(), p, 4097, 8000);  // not page-aligned
+  EXPECT_TRUE(middle.bytes() == std::string_view(content).substr(4097, 8000));
+  const mapped_range tail(fd.get(), p, content.size() - 1, 1);
+  EXPECT_EQ(tail.bytes(), std::string_view(content).substr(content.size() - 1));
+  EXPECT_TRUE(mapped_range(fd.get(), p, content.size(), 0).bytes().empty());
+  try {
+    mapped_range past(fd.get(), p, content.size() - 10, 11);
+    ADD_FAILURE() << "a range past the end was mapped";
+  } catch (const client_error& e) {
+    EXPECT_NE(std::string(e.what()).find("shrank"), std::string::npos) << e.what();
+  }
+}
+
+// A file cut under a mapping that was already checked: the process ends with the message (and
+// status 1), not with "Bus error".
+TEST(ClientMappedRangeDeathTest, FileCutUnderTheMappingEndsWithAClearMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  temp_dir dir;
+  const auto p = dir.path() / "cut.bin";
+  std::ofstream(p, std::ios::binary) << patterned_bytes(4 * 4096);
+  EXPECT_EXIT(
+      {
+        set_sigbus_message(p);
+        const auto fd = open_for_reading(p);
+        const mapped_range view(fd.get(), p, 0, 4 * 4096);
+        if (::truncate(p.c_str(), 0) != 0) std::_Exit(3);
+        volatile char c = view.bytes()[3 * 4096];
+        (void)c;
+        std::_Exit(2);  // not reached: the read raises SIGBUS
+      },
+      ::testing::ExitedWithCode(1), "cut.bin: the file was cut while being read");
 }
 
 // ---- file digest fed by the sender's chunks -------------------------------------------------

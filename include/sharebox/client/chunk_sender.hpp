@@ -1,7 +1,7 @@
 #pragma once
 // Sends chunks of a local file to an open upload over N parallel keep-alive connections, each
-// chunk read with pread into its worker's buffer (at most N chunks in memory) and sent with its
-// Content-Digest.
+// chunk read through a mapping of the file (client::mapped_range) for its Content-Digest and the
+// file's hash, and sent from the page cache by sendfile: the client holds no chunk in memory.
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -54,7 +54,7 @@ class chunk_sender {
 
  private:
   void work(const std::vector<std::uint64_t>& indices, std::atomic<std::size_t>& next);
-  void send_chunk(api_session& session, std::string& buffer, std::uint64_t index);
+  void send_chunk(api_session& session, std::uint64_t index);
 
   endpoint ep_;
   retry_policy policy_;
