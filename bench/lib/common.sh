@@ -126,3 +126,4 @@ result_add() {
 
 # Raw tool output kept next to the report, for diagnosis.
 save_raw() { cat > "$RAW_DIR/$1"; }
+join_comma() { local IFS=,; echo "$*"; }

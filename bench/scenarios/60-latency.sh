@@ -1,6 +1,7 @@
 # Issue 6, scenario 6: latency isolation. p99 of GET /health (S6a) and of an authenticated 1 KiB
 # download (S6b) while single-stream 1 GiB raw uploads (scenario 3's load: curl -T POST /files)
-# run back to back for the whole window; target <= 10 ms each.
+# run back to back for the whole window; target <= 10 ms each. Three 10 s windows under the
+# same load (BENCH_S6_WINDOWS, odd), the median of their p99s.
 # Open loop (bench/tools/openloop.mjs): each route gets BENCH_S6_RATE requests/s (default 200)
 # on a schedule that never waits for answers; latency runs from the scheduled send time, so
 # queueing behind a stalled server counts. Both routes are measured at once. The same
@@ -70,13 +71,24 @@ s6_measure() {
   S6_IDLE=$OL_JSON
   local stop="$TMP/s6-stop" uplog="$TMP/s6-uploads.txt"
   rm -f "$stop"; : > "$uplog"
+  # Each upload writes into memory the previous one freed, except the first: primed like every
+  # measured upload (see prime_memory), since faulting 1 GiB back from the host stalled the whole
+  # VM, the measuring client included (dispatch lateness p99 133-147 ms right after S4).
+  prime_memory
   # The uploads are niced so that, wherever they run, they are the ones that wait.
   ( upload_loop "$stop" "$uplog" ) &
   local loop_pid=$!
   BG_PIDS+=("$loop_pid")
   sleep 1   # the first upload is streaming before the first measured request
-  openloop S6-upload "$health" "$small"
-  S6_LOAD=$OL_JSON
+  # Several windows under the same load; each route reports the window with its median p99, as
+  # other scenarios report the median of their runs: one stall of this VM (it happens, see
+  # BENCHMARKS.md) then moves one window, not the figure.
+  local w
+  S6_LOADS=()
+  for w in $(seq "${BENCH_S6_WINDOWS:-3}"); do
+    openloop "S6-upload-$w" "$health" "$small"
+    S6_LOADS+=("$OL_JSON")
+  done
   touch "$stop"; wait "$loop_pid" 2>/dev/null || true
   S6_UPLOADS=$(awk '$1==201' "$uplog" | wc -l)
   S6_UPLOAD_FAILS=$(awk '$1!=201' "$uplog" | wc -l)
@@ -86,9 +98,24 @@ s6_measure() {
   S6_DONE=1
 }
 
+# s6_median_window NAME: sets S6_LOAD to the window whose p99 for route NAME is the median, and
+# S6_P99S to every window's p99 (comma-separated).
+s6_median_window() {
+  local name=$1 j p99s=() m
+  for j in "${S6_LOADS[@]}"; do p99s+=("$(ol "$j" "$name.p99_ms")"); done
+  m=$(median "${p99s[@]}")
+  local best="" d
+  for j in "${S6_LOADS[@]}"; do   # the window closest to the median (equal to it, for odd counts)
+    d=$(awk -v a="$(ol "$j" "$name.p99_ms")" -v b="$m" 'BEGIN{x=a-b; print (x<0?-x:x)}')
+    if [ -z "$best" ] || awk -v a="$d" -v b="$best" 'BEGIN{exit !(a < b)}'; then best=$d; S6_LOAD=$j; fi
+  done
+  S6_P99S=$(join_comma "${p99s[@]}")
+}
+
 s6_result() {
   local id=$1 name=$2 title=$3
   s6_measure
+  s6_median_window "$name"
   local errs
   errs=$(node -e 'const o=JSON.parse(process.argv[1]).targets[process.argv[2]]; console.log(o.non2xx+o.errors+o.timeouts+o.unfinished)' "$S6_LOAD" "$name")
   local idle_errs
@@ -103,6 +130,7 @@ s6_result() {
     "client_baseline_nginx_p99_ms=$(ol "$S6_BASE" nginx.p99_ms)" \
     "client_baseline_nginx_max_ms=$(ol "$S6_BASE" nginx.max_ms)" \
     "client_dispatch_late_p99_ms=$(ol "$S6_LOAD" "$name.dispatch_late_p99_ms")" \
+    "statistic=median of ${#S6_LOADS[@]} windows' p99" "p99_windows_ms=$S6_P99S" \
     "uploads_completed=$S6_UPLOADS" "upload_failures=$S6_UPLOAD_FAILS" "upload_avg_bps=$S6_UPLOAD_BPS" \
     "upload_client_core=${BENCH_S6_UPLOAD_CORE:-server}" \
     "client=openloop.mjs ${S6_RATE} req/s per route (health + download at once), ${S6_CONNS} keep-alive conns per route, latency from scheduled send time"
