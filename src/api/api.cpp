@@ -169,6 +169,7 @@ struct route_entry {
 http::router<route_entry> build_routes() {
   http::router<route_entry> r;
   r.add(verb::get, "/health", {get_health, true});
+  r.add(verb::get, "/ready", {get_ready, true});
   r.add(verb::get, "/", {get_web_index, true});
   r.add(verb::get, "/app/{name}", {get_web_asset, true});
   r.add(verb::post, "/auth/session", {post_session, true});  // takes the key in its body

@@ -1,11 +1,15 @@
 #include "sharebox/app/server.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -78,6 +82,48 @@ void sweep_orphan_blobs(storage::fs_blob_store& blobs, storage::sqlite_store& me
   } catch (const std::exception& e) {
     spdlog::warn("orphan blob sweep failed: {}", e.what());
   }
+}
+
+// Whether a file can be created, written and made durable at `path` (then removed): a full
+// disk, a read-only remount or lost permissions show here. Empty on success.
+std::string write_probe(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return std::strerror(errno);
+  static constexpr char probe[] = "ready\n";
+  int err = 0;
+  if (::write(fd, probe, sizeof probe - 1) != static_cast<ssize_t>(sizeof probe - 1) ||
+      ::fdatasync(fd) != 0) {
+    err = errno != 0 ? errno : EIO;
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return err != 0 ? std::strerror(err) : std::string();
+}
+
+api::readiness check_readiness(storage::sqlite_store& meta, storage::fs_blob_store& blobs) {
+  api::readiness r;
+  r.ready = true;
+  try {
+    const int at = meta.schema_version();
+    const int latest = storage::sqlite_store::latest_schema_version();
+    if (at == latest) {
+      r.checks["database"] = "ok";
+    } else {
+      r.ready = false;
+      r.checks["database"] =
+          "schema at version " + std::to_string(at) + ", expected " + std::to_string(latest);
+    }
+  } catch (const std::exception& e) {
+    r.ready = false;
+    r.checks["database"] = std::string("cannot read: ") + e.what();
+  }
+  if (const auto failure = write_probe(blobs.scratch_path()); failure.empty()) {
+    r.checks["data_dir"] = "ok";
+  } else {
+    r.ready = false;
+    r.checks["data_dir"] = "not writable: " + failure;
+  }
+  return r;
 }
 
 // The cores this process may run on (its affinity mask, e.g. one under `taskset -c 0`).
@@ -275,9 +321,13 @@ int serve(const config& cfg) {
   api_opts.intake.session.max_files = cfg.intake_max_files;
   api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
   api_opts.intake.max_pixels = cfg.intake_max_pixels;
-  api::services svc{files,   auth,      notifications, uploads,  blobs,
-                    pool,    read_pool, image_pool,    api_opts, hub,
-                    tickets, downloads, health_details};
+  api::services svc{files,          auth,
+                    notifications,  uploads,
+                    blobs,          pool,
+                    read_pool,      image_pool,
+                    api_opts,       hub,
+                    tickets,        downloads,
+                    health_details, [&meta, &blobs] { return check_readiness(meta, blobs); }};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;

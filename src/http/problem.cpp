@@ -72,6 +72,11 @@ problem to_problem(const api_error& e) {
 }
 
 string_response problem_response(const problem& p, unsigned version) {
+  return problem_response(p, nlohmann::json::object(), version);
+}
+
+string_response problem_response(const problem& p, const nlohmann::json& members,
+                                 unsigned version) {
   nlohmann::json body{
       {"type", "/problems/" + p.code},
       {"title", std::string(reason_of(p.status))},
@@ -81,6 +86,7 @@ string_response problem_response(const problem& p, unsigned version) {
   };
   for (const auto& f : p.extra)
     std::visit([&](const auto& v) { body[f.name] = v; }, f.value);
+  body.update(members);
   string_response res{p.status, version};
   res.reason(reason_of(p.status));
   res.set(bhttp::field::content_type, "application/problem+json");

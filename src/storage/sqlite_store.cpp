@@ -673,6 +673,21 @@ std::int64_t sqlite_store::backlog() {
   return n;
 }
 
+int sqlite_store::schema_version() {
+  int version = 0;
+  read_only([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    q.executeStep();
+    version = q.getColumn(0).getInt();
+  });
+  return version;
+}
+
+int sqlite_store::latest_schema_version() {
+  const auto& m = embedded_migrations();
+  return m.empty() ? 0 : m.back().version;
+}
+
 std::vector<std::string> sqlite_store::blobs_with_prefix(std::string_view prefix) {
   std::vector<std::string> out;
   read_only([&](SQLite::Database& db) {

@@ -32,6 +32,12 @@ struct options {
   } intake;
 };
 
+// Whether the server can do its work: each check's outcome by name ("ok", or what is wrong).
+struct readiness {
+  bool ready = false;
+  nlohmann::json checks = nlohmann::json::object();
+};
+
 // What handlers may use. The pool runs every blocking call (SQLite, fsync, hashing).
 class live_hub;
 class ticket_store;
@@ -58,6 +64,8 @@ struct services {
   class download_cache& downloads;
   // Extra members of GET /health (e.g. broker state); must not block.
   std::function<nlohmann::json()> health_details;
+  // GET /ready's checks (schema migrated, data dir writable); blocking, so run on the pool.
+  std::function<readiness()> readiness_check;
 };
 
 // What a request presented to prove who sends it, read from its headers before any database

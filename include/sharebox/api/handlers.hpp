@@ -15,6 +15,7 @@
 namespace sharebox::api {
 
 awaitable<void> get_health(request_context& ctx);
+awaitable<void> get_ready(request_context& ctx);
 
 awaitable<void> post_file(request_context& ctx);
 awaitable<void> list_files(request_context& ctx);

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/beast.hpp"
 
@@ -42,5 +44,9 @@ problem to_problem(const api_error& e);
 
 using string_response = bhttp::response<bhttp::string_body>;
 string_response problem_response(const problem& p, unsigned version = 11);
+// With `members` (a JSON object) merged into the body: extension members that are not flat
+// fields, e.g. GET /ready's checks.
+string_response problem_response(const problem& p, const nlohmann::json& members,
+                                 unsigned version = 11);
 
 }  // namespace sharebox::http

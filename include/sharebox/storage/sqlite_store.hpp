@@ -30,6 +30,10 @@ class sqlite_store final : public domain::metadata_store,
   void write(const std::function<void(domain::metadata_txn&)>& fn) override;
 
   int migrations_applied() const noexcept { return migrations_applied_; }
+  // The schema version the database is at, read from it now, and the one this build's
+  // migrations lead to (readiness: the two are equal once migrations ran).
+  int schema_version();
+  static int latest_schema_version();
 
   // Blob ids that files refer to, among those starting with `prefix` (the blob store's orphan
   // sweep asks shard by shard).
