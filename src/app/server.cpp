@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -125,6 +126,34 @@ api::readiness check_readiness(storage::sqlite_store& meta, storage::fs_blob_sto
   }
   return r;
 }
+
+// /ready needs no credentials, and each check is a write and an fdatasync: a burst of probes
+// must not become a burst of disk flushes. One check runs at a time and its result answers
+// for a second; callers meanwhile wait for it or reuse it.
+class readiness_probe {
+ public:
+  readiness_probe(storage::sqlite_store& meta, storage::fs_blob_store& blobs)
+      : meta_(meta), blobs_(blobs) {}
+
+  api::readiness operator()() {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!checked_ || now - checked_at_ >= std::chrono::seconds(1)) {
+      last_ = check_readiness(meta_, blobs_);
+      checked_at_ = now;
+      checked_ = true;
+    }
+    return last_;
+  }
+
+ private:
+  storage::sqlite_store& meta_;
+  storage::fs_blob_store& blobs_;
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point checked_at_;
+  bool checked_ = false;
+  api::readiness last_;
+};
 
 // The cores this process may run on (its affinity mask, e.g. one under `taskset -c 0`).
 unsigned usable_cores() {
@@ -312,6 +341,7 @@ int serve(const config& cfg) {
             {"live_subscribers", hub.subscribers()},
             {"upload_requests_in_flight", uploads.gate().in_flight()}};
   };
+  readiness_probe readiness(meta, blobs);
   api::options api_opts;
   api_opts.max_file_size = cfg.max_file_size;
   api_opts.trust_user_header = cfg.trust_user_header;
@@ -327,7 +357,7 @@ int serve(const config& cfg) {
                     read_pool,      image_pool,
                     api_opts,       hub,
                     tickets,        downloads,
-                    health_details, [&meta, &blobs] { return check_readiness(meta, blobs); }};
+                    health_details, [&readiness] { return readiness(); }};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
