@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -128,30 +129,48 @@ api::readiness check_readiness(storage::sqlite_store& meta, storage::fs_blob_sto
 }
 
 // /ready needs no credentials, and each check is a write and an fdatasync: a burst of probes
-// must not become a burst of disk flushes. One check runs at a time and its result answers
-// for a second; callers meanwhile wait for it or reuse it.
+// must not become a burst of disk flushes, nor, on a disk that hangs, a pile of pool threads
+// waiting behind one check. One check runs at a time and its result answers for a second;
+// while a check runs, callers get the previous result (only the very first waits for it).
 class readiness_probe {
  public:
   readiness_probe(storage::sqlite_store& meta, storage::fs_blob_store& blobs)
       : meta_(meta), blobs_(blobs) {}
 
   api::readiness operator()() {
-    std::lock_guard lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (!checked_ || now - checked_at_ >= std::chrono::seconds(1)) {
-      last_ = check_readiness(meta_, blobs_);
-      checked_at_ = now;
-      checked_ = true;
+    {
+      std::unique_lock lock(mutex_);
+      const auto now = std::chrono::steady_clock::now();
+      if (checked_ && (running_ || now - checked_at_ < std::chrono::seconds(1))) return last_;
+      if (running_) {
+        done_.wait(lock, [&] { return checked_; });
+        return last_;
+      }
+      running_ = true;
     }
-    return last_;
+    api::readiness r;
+    try {
+      r = check_readiness(meta_, blobs_);
+    } catch (const std::exception& e) {  // e.g. no memory: still a result, and the flag resets
+      r.checks["error"] = e.what();
+    }
+    std::lock_guard lock(mutex_);
+    last_ = r;
+    checked_at_ = std::chrono::steady_clock::now();
+    checked_ = true;
+    running_ = false;
+    done_.notify_all();
+    return r;
   }
 
  private:
   storage::sqlite_store& meta_;
   storage::fs_blob_store& blobs_;
   std::mutex mutex_;
+  std::condition_variable done_;
   std::chrono::steady_clock::time_point checked_at_;
   bool checked_ = false;
+  bool running_ = false;
   api::readiness last_;
 };
 
