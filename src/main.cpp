@@ -7,12 +7,14 @@
 
 #include "sharebox/app/config.hpp"
 #include "sharebox/app/events_command.hpp"
+#include "sharebox/app/json_log_formatter.hpp"
 #include "sharebox/app/log_output.hpp"
 #include "sharebox/app/server.hpp"
 #include "sharebox/client/commands.hpp"
 #include "sharebox/domain/auth_service.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/storage/sqlite_store.hpp"
+#include "sharebox/transport/access_log.hpp"
 #include "sharebox/util/time.hpp"
 
 namespace {
@@ -170,6 +172,11 @@ void add_serve_options(CLI::App* cmd, config& c) {
       ->envname("SHAREBOX_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  cmd->add_option("--log-format", c.log_format,
+                  "text, or json: one JSON object per line (access lines have their own fields)")
+      ->envname("SHAREBOX_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 }
 
 int fail(const std::string& message) {
@@ -235,8 +242,8 @@ int main(int argc, char** argv) {
   if (auto status = client_commands->run()) return *status;
   if (*events) return sharebox::app::run_events_command(ev);
 
-  auto logger =
-      std::make_shared<spdlog::logger>("sharebox", std::make_shared<sharebox::app::log_output>());
+  auto log_sink = std::make_shared<sharebox::app::log_output>();
+  auto logger = std::make_shared<spdlog::logger>("sharebox", log_sink);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
@@ -244,6 +251,15 @@ int main(int argc, char** argv) {
   try {
     if (*serve) {
       spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+      if (cfg.log_format == "json") {
+        log_sink->set_formatter(std::make_unique<sharebox::app::json_log_formatter>());
+        // Access lines go through their own logger so the formatter can give them their fields.
+        auto access = std::make_shared<spdlog::logger>("access", log_sink);
+        access->set_level(logger->level());
+        access->flush_on(spdlog::level::warn);
+        sharebox::transport::configure_access_log(std::move(access),
+                                                  sharebox::transport::log_format::json);
+      }
       return sharebox::app::serve(cfg);
     }
     spdlog::set_level(spdlog::level::warn);

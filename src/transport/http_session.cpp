@@ -3,7 +3,6 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include <fmt/compile.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <deque>
 #include <limits>
 
+#include "sharebox/transport/access_log.hpp"
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/util/crypto.hpp"
 
@@ -820,47 +820,19 @@ awaitable<void> http_session::stream_sse(
   co_await ping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-namespace {
-
-// The target as logged: a ?ticket= (a credential, if short-lived) is not written to logs.
-// `scratch` holds the redacted copy when one is needed; most targets are logged as they are.
-std::string_view loggable_target(std::string_view target, std::string& scratch) {
-  if (target.find("ticket=") == std::string_view::npos) return target;
-  scratch.assign(target);
-  for (std::size_t at = scratch.find("ticket="); at != std::string::npos;
-       at = scratch.find("ticket=", at + 1)) {
-    if (at == 0 || (scratch[at - 1] != '?' && scratch[at - 1] != '&')) continue;
-    const std::size_t value = at + 7;
-    const std::size_t end = std::min(scratch.find('&', value), scratch.size());
-    scratch.replace(value, end - value, "REDACTED");
-  }
-  return scratch;
-}
-
-}  // namespace
-
 void http_session::log_access(unsigned status) {
-  auto* logger = spdlog::default_logger_raw();
-  if (!logger->should_log(spdlog::level::info)) return;
-  // Formatted here with a format compiled at build time, then logged as it is: spdlog's own
-  // formatting parses the format string at run time, and was a sixth of a small download's
-  // user-space instructions. The duration is printed in tenths of a millisecond from integer
-  // microseconds (what "{:.1f}" of the milliseconds printed, without floating-point formatting).
-  const auto us =
-      std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_).count();
-  const auto tenths = (us + 50) / 100;
   const bool have_request = parser_ && parser_->is_header_done();
-  std::string scratch;
-  const std::string_view method = have_request ? parser_->get().method_string() : "-";
-  const std::string_view target =
-      have_request ? loggable_target(parser_->get().target(), scratch) : "-";
-  const std::string_view principal =
-      principal_.empty() ? std::string_view("-") : std::string_view(principal_);
-  fmt::memory_buffer line;
-  fmt::format_to(std::back_inserter(line), FMT_COMPILE("{} {} {} {} {} in={} out={} {}.{}ms"),
-                 request_id_, principal, method, target, status, body_received_, bytes_out_,
-                 tenths / 10, tenths % 10);
-  logger->log(spdlog::level::info, std::string_view(line.data(), line.size()));
+  transport::log_access({
+      .request_id = request_id_,
+      .user = principal_,
+      .method = have_request ? parser_->get().method_string() : std::string_view{},
+      .target = have_request ? parser_->get().target() : std::string_view{},
+      .status = status,
+      .bytes_in = body_received_,
+      .bytes_out = bytes_out_,
+      .duration_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_).count(),
+  });
 }
 
 }  // namespace sharebox::transport

@@ -32,6 +32,7 @@ struct config {
   double upload_ttl_s = 24 * 3600;
   double upload_sweep_interval_s = 60;
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json"
 
   // Browser app and image intake.
   double session_ttl_s = 7 * 24 * 3600;  // sign-in cookie lifetime
