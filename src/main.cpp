@@ -83,6 +83,10 @@ void add_serve_options(CLI::App* cmd, config& c) {
   cmd->add_option("--cors-origins", c.cors_origins,
                   "Comma-separated origins whose browser pages may call the API, or '*'")
       ->envname("SHAREBOX_CORS_ORIGINS");
+  cmd->add_option("--metrics-key", c.metrics_key,
+                  "Key GET /metrics wants as 'Authorization: Bearer KEY' (default: public, like "
+                  "/health)")
+      ->envname("SHAREBOX_METRICS_KEY");
   cmd->add_option("--chunk-size", c.chunk_size,
                   "Default chunk size of the chunked upload API (clients may ask for another "
                   "between 64K and 64M)")

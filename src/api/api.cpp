@@ -4,6 +4,7 @@
 #include "sharebox/api/context.hpp"
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/metrics.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/http/problem.hpp"
 
@@ -170,6 +171,7 @@ http::router<route_entry> build_routes() {
   http::router<route_entry> r;
   r.add(verb::get, "/health", {get_health, true});
   r.add(verb::get, "/ready", {get_ready, true});
+  r.add(verb::get, "/metrics", {get_metrics, true});
   r.add(verb::get, "/", {get_web_index, true});
   r.add(verb::get, "/app/{name}", {get_web_asset, true});
   r.add(verb::post, "/auth/session", {post_session, true});  // takes the key in its body
@@ -237,7 +239,12 @@ constexpr const char* cors_exposed_headers =
 
 class api {
  public:
-  explicit api(const services& svc) : svc_(svc), routes_(build_routes()) {}
+  explicit api(const services& svc) : svc_(svc), routes_(build_routes()) {
+    // Each route's metrics slot is resolved here, once: a request only indexes this table.
+    for (const auto& r : routes_.routes())
+      route_metrics_.push_back(
+          &svc.metrics.requests().add_route(bhttp::to_string(r.method), r.pattern));
+  }
 
   awaitable<void> operator()(http::exchange& io) const {
     // Most requests come without an Origin: checked first, so that they do not pay for the
@@ -327,6 +334,7 @@ class api {
     // tus requires Tus-Resumable on every response, a failed authentication's included.
     if (!target->path.empty() && target->path.front() == "tus")
       io.add_response_header("Tus-Resumable", "1.0.0");
+    io.set_route(*route_metrics_[static_cast<std::size_t>(m.found - routes_.routes().data())]);
     request_context ctx{io,    svc_, std::move(m.path_params), std::move(target->query), {},
                         false, {}};
     const auto& entry = m.found->handler;
@@ -341,6 +349,7 @@ class api {
 
   const services& svc_;
   http::router<route_entry> routes_;
+  std::vector<http::route_metrics*> route_metrics_;  // by index in routes_.routes()
 };
 
 }  // namespace

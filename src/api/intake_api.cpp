@@ -62,6 +62,7 @@ struct incoming_file {
   std::uint64_t received = 0;
   std::uint64_t reported = 0;  // last progress sent
   std::unique_ptr<domain::blob_writer> writer;
+  util::metrics::gauge_hold receiving;  // in progress from `ready` to its verdict
 };
 
 class intake_conversation {
@@ -176,7 +177,7 @@ class intake_conversation {
       co_await send_rejection(id, *r);
       co_return true;
     }
-    incoming_file f{id, name, size, 0, 0, nullptr};
+    incoming_file f{id, name, size, 0, 0, nullptr, {}};
     std::exception_ptr failure;
     try {
       f.writer = co_await http::offload(ctx_.svc.pool, [&] { return ctx_.svc.blobs.begin(); });
@@ -187,6 +188,7 @@ class intake_conversation {
       co_await send_rejection(id, storage_failure(failure, "starting a file"));
       co_return true;
     }
+    f.receiving = ctx_.svc.metrics.receiving(upload_stream::intake);
     current_ = std::move(f);
     const json ready{{"type", "ready"}, {"client_file_id", id}};
     co_await send(ready);
@@ -307,6 +309,7 @@ class intake_conversation {
     }
     session_.accepted(f.client_file_id, f.name, c->sha256, c->image.phash,
                       c->image.phash_structure);
+    ctx_.svc.metrics.verdict("accepted");
     const json verdict{{"type", "verdict"},
                        {"client_file_id", f.client_file_id},
                        {"accepted", true},
@@ -356,6 +359,7 @@ class intake_conversation {
   }
 
   awaitable<void> send_rejection(const std::string& id, const domain::intake_rejection& r) {
+    ctx_.svc.metrics.verdict(r.code);
     json v{{"type", "verdict"},
            {"client_file_id", id},
            {"accepted", false},

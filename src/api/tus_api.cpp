@@ -186,7 +186,7 @@ awaitable<domain::patch_result> receive_patch(request_context& ctx, const std::s
 
   bool client_gone = false;
   try {
-    co_await pump_body(ctx, w);
+    co_await pump_body(ctx, w, upload_stream::tus);
   } catch (const boost::system::system_error&) {
     client_gone = true;
   }

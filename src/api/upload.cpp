@@ -160,6 +160,9 @@ awaitable<received_upload> receive_upload(request_context& ctx) {
       ctx.svc.pool, executor, buffer_bytes, 2,
       [w = writer.get()](const char* data, std::size_t n) { w->write(data, n); });
   std::exception_ptr failure;
+  auto stream = upload_stream::raw;
+  if (boundary) stream = upload_stream::multipart;
+  auto receiving = ctx.svc.metrics.receiving(stream);
   try {
     if (boundary) {
       co_await stream_multipart(ctx, pipe, max, *boundary, form);
@@ -169,6 +172,7 @@ awaitable<received_upload> receive_upload(request_context& ctx) {
   } catch (...) {
     failure = std::current_exception();
   }
+  receiving.release();
   if (failure) {
     // No write may still be running when the writer goes; removing the temp file is disk work
     // too: do it on the pool.

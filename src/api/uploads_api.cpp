@@ -126,9 +126,10 @@ std::optional<digest_expectation> content_digest(const http::request_header& req
   return best;
 }
 
-awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w) {
+awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w, upload_stream kind) {
   // Receiving the next buffer overlaps writing the previous one. Whatever happens, every
   // buffer received is written or dropped before this returns: callers read w.written().
+  const auto receiving = ctx.svc.metrics.receiving(kind);
   auto executor = co_await asio::this_coro::executor;
   http::write_pipeline pipe(ctx.svc.pool, executor, ctx.svc.opts.upload_buffer_bytes, 2,
                             [&w](const char* data, std::size_t n) { w.write(data, n); });
@@ -201,7 +202,7 @@ awaitable<void> put_upload_chunk(request_context& ctx) {
   if (digest) w.expect_digest(digest->algorithm, digest->raw);
   bool overflow = false;  // a chunked-encoded body longer than the chunk
   try {
-    co_await pump_body(ctx, w);
+    co_await pump_body(ctx, w, upload_stream::chunked);
   } catch (const domain::error& e) {
     if (e.code() != errc::upload_length_exceeded) throw;
     overflow = true;

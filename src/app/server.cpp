@@ -18,6 +18,7 @@
 #include "sharebox/api/context.hpp"
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/live_hub.hpp"
+#include "sharebox/api/metrics.hpp"
 #include "sharebox/app/live_feed.hpp"
 #include "sharebox/app/log_output.hpp"
 #include "sharebox/events/relay.hpp"
@@ -30,6 +31,7 @@
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/transport/http_session.hpp"
 #include "sharebox/transport/listener.hpp"
+#include "sharebox/util/metrics.hpp"
 #include "sharebox/util/time.hpp"
 
 namespace sharebox::app {
@@ -279,6 +281,38 @@ class batched_logging {
   std::shared_ptr<log_output> output_;
 };
 
+// The figures GET /metrics reads at scrape time from other components: the outbox (a count in
+// the database; the relay's own counters), open resumable uploads, open connections.
+void add_scrape_time_metrics(util::metrics::registry& metrics, storage::sqlite_store& meta,
+                             const events::relay* relay,
+                             const transport::connection_registry& connections) {
+  metrics.add_collector([&meta, relay, &connections](util::metrics::text_writer& w) {
+    w.family("sharebox_open_connections", "gauge",
+             "Open client connections, WebSocket and SSE streams included.");
+    w.sample("sharebox_open_connections", {}, static_cast<std::int64_t>(connections.size()));
+    w.family("sharebox_resumable_uploads_open", "gauge",
+             "Unfinished resumable uploads (chunked API and tus) in the database, by protocol.");
+    for (const auto& [protocol, n] : meta.open_uploads_by_protocol())
+      w.sample("sharebox_resumable_uploads_open", {{"protocol", protocol}}, n);
+    w.family("sharebox_outbox_backlog", "gauge",
+             "Events committed to the outbox and not yet published to the broker.");
+    w.sample("sharebox_outbox_backlog", {}, meta.backlog());
+    events::relay_status s;
+    if (relay) s = relay->status();
+    w.family("sharebox_outbox_published_total", "counter",
+             "Events published to the broker and confirmed by it, since the server started.");
+    w.sample("sharebox_outbox_published_total", {}, s.published);
+    w.family("sharebox_outbox_publish_failures_total", "counter",
+             "Failed attempts to publish to the broker (unreachable, or a publish or its "
+             "confirmation failed), each retried later, since the server started.");
+    w.sample("sharebox_outbox_publish_failures_total", {}, s.failures);
+    w.family("sharebox_broker_connected", "gauge",
+             "1 while the events relay is connected to the broker, else 0 (also with --events "
+             "off).");
+    w.sample("sharebox_broker_connected", {}, static_cast<std::int64_t>(s.connected ? 1 : 0));
+  });
+}
+
 }  // namespace
 
 int serve(const config& cfg) {
@@ -294,8 +328,22 @@ int serve(const config& cfg) {
         "this behind a proxy that authenticates users and sets that header itself.");
   }
 
+  // First: it outlives everything that records into it (connections, the store, the relay).
+  util::metrics::registry metrics;
+  metrics
+      .add_gauge("sharebox_build_info", "The running sharebox's version (always 1).",
+                 {{"version", SHAREBOX_VERSION}})
+      .set(1);
+  util::metrics::add_process_metrics(metrics);
+  api::api_metrics api_metrics(metrics);
+  auto& commit_time = metrics.add_histogram(
+      "sharebox_sqlite_commit_duration_seconds",
+      "Time to commit a write transaction to SQLite (WAL, synchronous=FULL: the fsync included).",
+      util::metrics::duration_buckets());
+
   std::filesystem::create_directories(cfg.data_dir);
   storage::sqlite_store meta(cfg.data_dir / "sharebox.db");
+  meta.observe_commits(&commit_time);
   if (meta.migrations_applied()) spdlog::info("applied {} migration(s)", meta.migrations_applied());
   // After the store: its open connections keep the WAL index the probe maps.
   const storage::sqlite_commit_probe commits(cfg.data_dir / "sharebox.db");
@@ -366,6 +414,7 @@ int serve(const config& cfg) {
   api_opts.trust_user_header = cfg.trust_user_header;
   api_opts.cors_origins = split_list(cfg.cors_origins);
   api_opts.session_ttl_ms = static_cast<std::int64_t>(cfg.session_ttl_s * 1000);
+  api_opts.metrics_key = cfg.metrics_key;
   api_opts.intake.session.max_file_bytes = cfg.intake_max_file_size;
   api_opts.intake.session.max_files = cfg.intake_max_files;
   api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
@@ -376,7 +425,8 @@ int serve(const config& cfg) {
                     read_pool,      image_pool,
                     api_opts,       hub,
                     tickets,        downloads,
-                    health_details, [&readiness] { return readiness(); }};
+                    health_details, [&readiness] { return readiness(); },
+                    api_metrics};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
@@ -387,10 +437,12 @@ int serve(const config& cfg) {
   lim.write_timeout = to_ms(cfg.write_timeout_s);
 
   transport::connection_registry registry;
+  add_scrape_time_metrics(metrics, meta, relay.get(), registry);
   auto acceptor = std::make_shared<transport::listener>(
       ioc, parse_listen(cfg.listen),
       [&](tcp::socket socket) {
-        std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry)
+        std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry,
+                                                  api_metrics.requests())
             ->start();
       },
       threads == 1);

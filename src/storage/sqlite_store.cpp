@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -11,6 +12,7 @@
 #include "sharebox/storage/migrations.hpp"
 #include "sharebox/storage/sqlite_connection.hpp"
 #include "sharebox/storage/sqlite_uploads.hpp"
+#include "sharebox/util/metrics.hpp"
 
 namespace sharebox::storage {
 
@@ -515,17 +517,30 @@ domain::outbox_entry read_outbox_entry(SQLite::Statement& q) {
   return o;
 }
 
+// Runs `exec` (a COMMIT, or a write in autocommit mode), timing it into `h` if there is one.
+template <typename Fn>
+auto timed_commit(util::metrics::histogram* h, Fn&& exec) {
+  if (!h) return exec();
+  const auto started = std::chrono::steady_clock::now();
+  auto result = exec();
+  h->observe(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now() - started)
+                                            .count()));
+  return result;
+}
+
 // Runs fn between BEGIN (of the given kind) and COMMIT, rolling back if it throws. Returns
-// whether the committed transaction appended events.
+// whether the committed transaction appended events. `commit_time` times the COMMIT.
 bool in_transaction(SQLite::Database& db, const char* begin,
-                    const std::function<void(domain::metadata_txn&)>& fn) {
+                    const std::function<void(domain::metadata_txn&)>& fn,
+                    util::metrics::histogram* commit_time = nullptr) {
   auto& conn = static_cast<sqlite_connection&>(db);
   prepare(conn, begin).exec();
   try {
     txn t(db);
     fn(t);
     conn.finish_statements();
-    prepare(conn, "COMMIT").exec();
+    timed_commit(commit_time, [&] { return prepare(conn, "COMMIT").exec(); });
     conn.finish_statements();
     return t.appended_events();
   } catch (...) {
@@ -592,7 +607,7 @@ void sqlite_store::write(const std::function<void(domain::metadata_txn&)>& fn) {
   bool appended = false;
   {
     std::lock_guard lock(write_mutex_);
-    appended = in_transaction(*writer_, "BEGIN IMMEDIATE", fn);
+    appended = in_transaction(*writer_, "BEGIN IMMEDIATE", fn, commit_time_);
   }
   if (appended && on_events_committed_) on_events_committed_();
 }
@@ -623,7 +638,7 @@ void sqlite_store::mark_published(std::int64_t first_seq, std::int64_t last_seq,
   bind_i64(q, 1, at);
   bind_i64(q, 2, first_seq);
   bind_i64(q, 3, last_seq);
-  q.exec();
+  timed_commit(commit_time_, [&] { return q.exec(); });  // autocommit: the exec commits
   writer_->finish_statements();
 }
 
@@ -659,6 +674,22 @@ std::pair<std::int64_t, std::int64_t> sqlite_store::latest_seqs() {
                       "(SELECT COALESCE(MAX(seq), 0) FROM notifications)");
     q.executeStep();
     out = {q.getColumn(0).getInt64(), q.getColumn(1).getInt64()};
+  });
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> sqlite_store::open_uploads_by_protocol() {
+  std::vector<std::pair<std::string, std::int64_t>> out{{"chunked", 0}, {"tus", 0}};
+  read_only([&](SQLite::Database& db) {
+    // On the (state, expires_at) index: only open uploads are visited.
+    auto& q = prepare(
+        db, "SELECT protocol, COUNT(*) FROM uploads WHERE state = 'open' GROUP BY protocol");
+    while (q.executeStep()) {
+      const std::string protocol = q.getColumn(0).getString();
+      for (auto& [name, n] : out) {
+        if (name == protocol) n = q.getColumn(1).getInt64();
+      }
+    }
   });
   return out;
 }
@@ -706,7 +737,7 @@ std::int64_t sqlite_store::prune_published(std::int64_t cutoff) {
   auto& q =
       prepare(*writer_, "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?");
   bind_i64(q, 1, cutoff);
-  const int n = q.exec();
+  const int n = timed_commit(commit_time_, [&] { return q.exec(); });
   writer_->finish_statements();
   return n;
 }

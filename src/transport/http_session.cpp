@@ -70,7 +70,8 @@ class queued_sink : public http::message_sink,
 
 class ws_sink final : public queued_sink<ws_sink> {
  public:
-  explicit ws_sink(beast::tcp_stream&& s) : queued_sink(s.get_executor()), ws_(std::move(s)) {}
+  ws_sink(beast::tcp_stream&& s, http::route_metrics& route)
+      : queued_sink(s.get_executor()), ws_(std::move(s)), route_(route) {}
   // One shared buffer for every connection a message fans out to.
   std::shared_ptr<const std::string> frame(const std::string&,
                                            std::shared_ptr<const std::string> text) {
@@ -78,23 +79,29 @@ class ws_sink final : public queued_sink<ws_sink> {
   }
   template <typename Handler>
   void write(const std::string& msg, Handler&& h) {
+    route_.add_bytes_out(msg.size());
     ws_.text(true);
     ws_.async_write(asio::buffer(msg), std::forward<Handler>(h));
   }
   void abort() { beast::get_lowest_layer(ws_).close(); }
   websocket::stream<beast::tcp_stream> ws_;
+
+ private:
+  http::route_metrics& route_;
 };
 
 class sse_sink final : public queued_sink<sse_sink> {
  public:
-  sse_sink(beast::tcp_stream& s, std::chrono::milliseconds write_timeout)
-      : queued_sink(s.get_executor()), stream_(s), write_timeout_(write_timeout) {}
+  sse_sink(beast::tcp_stream& s, std::chrono::milliseconds write_timeout,
+           http::route_metrics& route)
+      : queued_sink(s.get_executor()), stream_(s), write_timeout_(write_timeout), route_(route) {}
   std::shared_ptr<const std::string> frame(const std::string& kind,
                                            const std::shared_ptr<const std::string>& text) {
     return std::make_shared<const std::string>("event: " + kind + "\ndata: " + *text + "\n\n");
   }
   template <typename Handler>
   void write(const std::string& msg, Handler&& h) {
+    route_.add_bytes_out(msg.size());
     stream_.expires_after(write_timeout_);
     asio::async_write(stream_, asio::buffer(msg), std::forward<Handler>(h));
   }
@@ -103,6 +110,7 @@ class sse_sink final : public queued_sink<sse_sink> {
  private:
   beast::tcp_stream& stream_;
   std::chrono::milliseconds write_timeout_;
+  http::route_metrics& route_;
 };
 constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
 constexpr std::uint64_t drain_limit = 64 * 1024;
@@ -173,13 +181,14 @@ void new_request_id(std::string& out) {
 
 http_session::http_session(tcp::socket socket, const limits& lim,
                            std::shared_ptr<const request_handler> handler,
-                           connection_registry& registry)
+                           connection_registry& registry, http::request_metrics& metrics)
     : stream_(std::move(socket)),
       write_timer_(stream_.get_executor()),
       idle_timer_(stream_.get_executor()),
       limits_(lim),
       handler_(std::move(handler)),
-      registry_(registry) {
+      registry_(registry),
+      metrics_(metrics) {
   buffer_.reserve(64 * 1024);
 }
 
@@ -240,16 +249,18 @@ awaitable<bool> http_session::read_request_header() {
   // must follow within the header timeout (what bounds slowloris clients).
   idle_ = true;
   error_code ec;
+  std::uint64_t header_bytes = 0;
   if (buffer_.size() == 0) ec = co_await wait_for_request();
   if (!ec) {
     // The whole header nearly always comes in one read: parse it here, and read on (under the
     // header timeout) only when it is incomplete.
-    buffer_.consume(parser_->put(buffer_.data(), ec));
+    header_bytes = parser_->put(buffer_.data(), ec);
+    buffer_.consume(header_bytes);
     if (ec == bhttp::error::need_more) {
       ec = {};
       stream_.expires_after(limits_.header_timeout);
-      co_await bhttp::async_read_header(stream_, buffer_, *parser_,
-                                        asio::redirect_error(asio::use_awaitable, ec));
+      header_bytes += co_await bhttp::async_read_header(
+          stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
     }
   }
   idle_ = false;
@@ -260,6 +271,10 @@ awaitable<bool> http_session::read_request_header() {
   status_ = 0;
   bytes_out_ = 0;
   body_received_ = 0;
+  header_bytes_in_ = header_bytes;
+  header_bytes_out_ = 0;
+  streamed_ = false;
+  route_ = nullptr;
   principal_.clear();
   extra_headers_.clear();
   body_mode_ = body_mode::none;
@@ -339,9 +354,10 @@ awaitable<void> http_session::answer_early(bhttp::status status, std::string cod
   res.set("X-Request-Id", request_id_);
   stream_.expires_after(limits_.write_timeout);
   error_code ec;
-  co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  header_bytes_out_ =
+      co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
   status_ = res.result_int();
-  log_access(status_);
+  finish_request(status_);
   if (!ec) co_await lingering_close();
 }
 
@@ -359,7 +375,7 @@ awaitable<void> http_session::serve_request() {
   if (io_failed) {
     keep_alive_ = false;
     spdlog::debug("request {}: connection failed: {}", request_id_, failure);
-    log_access(response_sent_ ? status_ : 499);
+    finish_request(response_sent_ ? status_ : 499);
     co_return;
   }
   if (!response_sent_) {
@@ -383,7 +399,7 @@ awaitable<void> http_session::serve_request() {
   // Checked here, not inside: its frame holds a 16 KiB scratch buffer, and allocating that for
   // every request (a malloc too large for the thread cache) cost more than the rest of the call.
   if (!body_done_) co_await finish_body_or_close();
-  log_access(status_);
+  finish_request(status_);
 }
 
 awaitable<void> http_session::finish_body_or_close() {
@@ -501,6 +517,7 @@ awaitable<void> http_session::send(bhttp::response<bhttp::string_body> res) {
   response_sent_ = true;
   out_.clear();
   append_header(res.base(), out_);
+  header_bytes_out_ = out_.size();
   std::array<asio::const_buffer, 2> buffers{asio::buffer(out_), asio::const_buffer()};
   if (request().method() != bhttp::verb::head) {
     bytes_out_ = res.body().size();
@@ -519,6 +536,7 @@ awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
 
   out_.clear();
   append_header(header, out_);
+  header_bytes_out_ = out_.size();
   if (request().method() == bhttp::verb::head) {
     co_await write_buffers(asio::buffer(out_));
     release_out_buffer();
@@ -653,15 +671,17 @@ awaitable<void> http_session::stream_websocket(
   response_sent_ = true;
   keep_alive_ = false;
   status_ = 101;
+  streamed_ = true;
   stream_.expires_never();
   stream_moved_ = true;
-  auto sink = std::make_shared<ws_sink>(std::move(stream_));
+  auto sink = std::make_shared<ws_sink>(std::move(stream_), route());
   auto& ws = sink->ws_;
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.read_message_max(64 * 1024);
   ws.set_option(websocket::stream_base::decorator(
       [id = request_id_](websocket::response_type& r) { r.set("X-Request-Id", id); }));
   co_await ws.async_accept(parser_->get(), asio::use_awaitable);
+  const auto open = route().open_stream(http::route_metrics::stream_kind::websocket);
   on_shutdown_ = [weak = std::weak_ptr<ws_sink>(sink)] {
     if (auto s = weak.lock()) s->close();
   };
@@ -685,14 +705,16 @@ namespace {
 
 class ws_channel final : public http::websocket_channel {
  public:
-  ws_channel(websocket::stream<beast::tcp_stream>& ws, std::chrono::milliseconds write_timeout)
-      : ws_(ws), timer_(ws.get_executor()), write_timeout_(write_timeout) {}
+  ws_channel(websocket::stream<beast::tcp_stream>& ws, std::chrono::milliseconds write_timeout,
+             http::route_metrics& route)
+      : ws_(ws), timer_(ws.get_executor()), write_timeout_(write_timeout), route_(route) {}
 
   awaitable<std::optional<piece>> read_some(void* data, std::size_t size) override {
     error_code ec;
     const std::size_t n = co_await ws_.async_read_some(
         asio::buffer(data, size), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::nullopt;
+    route_.add_bytes_in(n);
     co_return piece{n, ws_.got_binary(), ws_.is_message_done()};
   }
 
@@ -704,6 +726,7 @@ class ws_channel final : public http::websocket_channel {
       if (!ec) beast::get_lowest_layer(ws_).socket().close(ec);
     });
     ws_.text(true);
+    route_.add_bytes_out(text.size());
     error_code ec;
     co_await ws_.async_write(asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
     timer_.cancel();
@@ -728,6 +751,7 @@ class ws_channel final : public http::websocket_channel {
   websocket::stream<beast::tcp_stream>& ws_;
   asio::steady_timer timer_;
   std::chrono::milliseconds write_timeout_;
+  http::route_metrics& route_;
 };
 
 }  // namespace
@@ -738,6 +762,7 @@ awaitable<void> http_session::converse_websocket(
   response_sent_ = true;
   keep_alive_ = false;
   status_ = 101;
+  streamed_ = true;
   stream_.expires_never();
   stream_moved_ = true;
   auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream_));
@@ -751,6 +776,7 @@ awaitable<void> http_session::converse_websocket(
   ws->set_option(websocket::stream_base::decorator(
       [id = request_id_](websocket::response_type& r) { r.set("X-Request-Id", id); }));
   co_await ws->async_accept(parser_->get(), asio::use_awaitable);
+  const auto open = route().open_stream(http::route_metrics::stream_kind::websocket);
   on_shutdown_ = [weak = std::weak_ptr(ws)] {
     if (auto s = weak.lock()) {
       error_code ignored;
@@ -759,7 +785,7 @@ awaitable<void> http_session::converse_websocket(
   };
   if (closing_) on_shutdown_();
   release_read_buffer();
-  ws_channel channel(*ws, limits_.write_timeout);
+  ws_channel channel(*ws, limits_.write_timeout, route());
   std::exception_ptr failure;
   try {
     co_await conversation(channel);
@@ -783,12 +809,15 @@ awaitable<void> http_session::stream_sse(
   keep_alive_ = false;
   response_sent_ = true;
   status_ = 200;
+  streamed_ = true;
   std::string head;
   append_header(h, head);
   head += ": stream open\n\n";
+  header_bytes_out_ = head.size();
   co_await write_buffer(asio::buffer(head));
 
-  auto sink = std::make_shared<sse_sink>(stream_, limits_.write_timeout);
+  const auto open = route().open_stream(http::route_metrics::stream_kind::sse);
+  auto sink = std::make_shared<sse_sink>(stream_, limits_.write_timeout, route());
   on_shutdown_ = [weak = std::weak_ptr<sse_sink>(sink)] {
     if (auto s = weak.lock()) s->close();
   };
@@ -820,7 +849,22 @@ awaitable<void> http_session::stream_sse(
   co_await ping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-void http_session::log_access(unsigned status) {
+http::route_metrics& http_session::route() noexcept {
+  if (route_) return *route_;
+  const bool have_request = parser_ && parser_->is_header_done();
+  return metrics_.unmatched(have_request ? parser_->get().method() : bhttp::verb::unknown);
+}
+
+void http_session::finish_request(unsigned status) {
+  const auto took = clock::now() - started_;
+  std::optional<std::chrono::nanoseconds> latency;
+  if (!streamed_) latency = took;
+  route().record(status, latency, header_bytes_in_ + body_received_,
+                 header_bytes_out_ + bytes_out_);
+  log_access(status, took);
+}
+
+void http_session::log_access(unsigned status, clock::duration took) {
   const bool have_request = parser_ && parser_->is_header_done();
   transport::log_access({
       .request_id = request_id_,
@@ -830,8 +874,7 @@ void http_session::log_access(unsigned status) {
       .status = status,
       .bytes_in = body_received_,
       .bytes_out = bytes_out_,
-      .duration_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_).count(),
+      .duration_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
   });
 }
 

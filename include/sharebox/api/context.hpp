@@ -23,6 +23,8 @@ struct options {
   std::vector<std::string> cors_origins;
   std::int64_t session_ttl_ms = 7ll * 24 * 3600 * 1000;
   bool secure_cookies = false;  // behind TLS: the cookie is sent over HTTPS only
+  // GET /metrics wants `Authorization: Bearer` this key when set; public otherwise, like /health.
+  std::string metrics_key;
   struct {
     domain::intake_limits session;
     std::size_t max_message_bytes = 1024 * 1024;  // one WebSocket message
@@ -42,6 +44,7 @@ struct readiness {
 class live_hub;
 class ticket_store;
 class download_cache;
+class api_metrics;
 
 struct services {
   domain::file_service& files;
@@ -66,6 +69,8 @@ struct services {
   std::function<nlohmann::json()> health_details;
   // GET /ready's checks (schema migrated, data dir writable); blocking, so run on the pool.
   std::function<readiness()> readiness_check;
+  // Requests by route, uploads in progress, intake verdicts; GET /metrics renders it.
+  api_metrics& metrics;
 };
 
 // What a request presented to prove who sends it, read from its headers before any database

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sharebox/api/context.hpp"
+#include "sharebox/api/metrics.hpp"
 #include "sharebox/domain/upload_service.hpp"
 #include "sharebox/util/crypto.hpp"
 #include "sharebox/http/router.hpp"
@@ -16,6 +17,7 @@ namespace sharebox::api {
 
 awaitable<void> get_health(request_context& ctx);
 awaitable<void> get_ready(request_context& ctx);
+awaitable<void> get_metrics(request_context& ctx);
 
 awaitable<void> post_file(request_context& ctx);
 awaitable<void> list_files(request_context& ctx);
@@ -110,8 +112,9 @@ awaitable<received_upload> receive_upload(request_context& ctx);
 // Reads body bytes until `buf` is full or the body ends; returns how many.
 awaitable<std::size_t> read_body_full(http::exchange& io, char* buf, std::size_t size);
 
-// Streams the request body into an upload's file, one buffer per pool write.
-awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w);
+// Streams the request body into an upload's file, one buffer per pool write; the upload counts
+// as in progress (metrics) meanwhile.
+awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w, upload_stream kind);
 // A declared digest of the body: Content-Digest (RFC 9530) here, Upload-Checksum in tus.
 struct digest_expectation {
   util::hash_algorithm algorithm;

@@ -22,6 +22,7 @@ struct config {
   double ws_ticket_ttl_s = 30;  // lifetime of a single-use /auth/ws-ticket
   std::string api_key_mappings;
   std::string cors_origins;  // comma separated; "*" for any
+  std::string metrics_key;   // GET /metrics wants it as a bearer token when set
 
   // Resumable uploads (the seed's names are honoured as environment variables).
   std::uint64_t chunk_size = 8ull << 20;  // CHUNK_SIZE_BYTES

@@ -10,6 +10,7 @@
 
 #include "sharebox/http/beast.hpp"
 #include "sharebox/http/problem.hpp"
+#include "sharebox/http/request_metrics.hpp"
 
 namespace sharebox::http {
 
@@ -94,6 +95,9 @@ class exchange {
   virtual const std::string& request_id() const = 0;
   // Who made the request, for the access log.
   virtual void set_principal(std::string_view user) = 0;
+  // The route the request matched, whose metrics the transport records it in (set by the router
+  // before the handler runs; without it, the request counts as route="unmatched").
+  virtual void set_route(route_metrics& route) = 0;
 };
 
 using request_handler = std::function<awaitable<void>(exchange&)>;

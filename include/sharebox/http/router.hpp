@@ -19,6 +19,7 @@ class router {
  public:
   struct route {
     bhttp::verb method;
+    std::string pattern;  // as added, e.g. "/files/{id}": what metrics label the route with
     std::vector<std::string> segments;
     Handler handler;
   };
@@ -29,7 +30,7 @@ class router {
   };
 
   void add(bhttp::verb method, std::string_view pattern, Handler h) {
-    routes_.push_back(route{method, split(pattern), std::move(h)});
+    routes_.push_back(route{method, std::string(pattern), split(pattern), std::move(h)});
   }
 
   // `path` is already percent-decoded per segment by the caller via `split_path`.

@@ -6,12 +6,17 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sharebox/domain/ports.hpp"
 
 namespace SQLite {
 class Database;
+}
+
+namespace sharebox::util::metrics {
+class histogram;
 }
 
 namespace sharebox::storage {
@@ -42,6 +47,12 @@ class sqlite_store final : public domain::metadata_store,
   // Called after every commit that appended events (the relay wakes up at once instead of
   // polling). Set before serving; called on the committing thread.
   void on_events_committed(std::function<void()> hook);
+  // Every write transaction's COMMIT (with synchronous=FULL: the WAL fsync) is timed into `h`,
+  // in nanoseconds. Set before serving.
+  void observe_commits(util::metrics::histogram* h) noexcept { commit_time_ = h; }
+
+  // Open (unfinished) resumable uploads by protocol: {"chunked", n}, {"tus", n}.
+  std::vector<std::pair<std::string, std::int64_t>> open_uploads_by_protocol();
 
   std::vector<domain::outbox_entry> unpublished(std::size_t limit) override;
   void mark_published(std::int64_t first_seq, std::int64_t last_seq, std::int64_t at) override;
@@ -65,6 +76,7 @@ class sqlite_store final : public domain::metadata_store,
   std::vector<std::unique_ptr<sqlite_connection>> readers_;
   int migrations_applied_ = 0;
   std::function<void()> on_events_committed_;
+  util::metrics::histogram* commit_time_ = nullptr;
 };
 
 }  // namespace sharebox::storage

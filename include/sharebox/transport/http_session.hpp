@@ -20,7 +20,8 @@ class http_session final : public std::enable_shared_from_this<http_session>,
                            private http::exchange {
  public:
   http_session(tcp::socket socket, const limits& lim,
-               std::shared_ptr<const request_handler> handler, connection_registry& registry);
+               std::shared_ptr<const request_handler> handler, connection_registry& registry,
+               http::request_metrics& metrics);
   ~http_session() override;
 
   void start();
@@ -49,7 +50,10 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   awaitable<void> wait_writable();
   void prepare_common(bhttp::fields& f, bool& keep_alive);
   void release_read_buffer();
-  void log_access(unsigned status);
+  // The request is over: its metrics and its access log line.
+  void finish_request(unsigned status);
+  void log_access(unsigned status, std::chrono::steady_clock::duration took);
+  http::route_metrics& route() noexcept;
 
   // http::exchange
   const http::request_header& request() const override;
@@ -73,6 +77,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   bool is_websocket_upgrade() const override;
   const std::string& request_id() const override { return request_id_; }
   void set_principal(std::string_view user) override { principal_ = user; }
+  void set_route(http::route_metrics& r) override { route_ = &r; }
 
   beast::tcp_stream stream_;
   asio::steady_timer write_timer_;
@@ -85,6 +90,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   const limits& limits_;
   std::shared_ptr<const request_handler> handler_;
   connection_registry& registry_;
+  http::request_metrics& metrics_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   std::string out_;  // a response's header block, with the body when small
@@ -98,7 +104,11 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   bool response_sent_ = false;
   bool keep_alive_ = false;
   std::string request_id_;
-  std::uint64_t bytes_out_ = 0;
+  std::uint64_t bytes_out_ = 0;  // body bytes sent
+  std::uint64_t header_bytes_in_ = 0;
+  std::uint64_t header_bytes_out_ = 0;
+  bool streamed_ = false;  // a WebSocket or SSE stream: no latency to speak of
+  http::route_metrics* route_ = nullptr;
   unsigned status_ = 0;
   std::string principal_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
