@@ -87,6 +87,18 @@ void add_serve_options(CLI::App* cmd, config& c) {
                   "Key GET /metrics wants as 'Authorization: Bearer KEY' (default: public, like "
                   "/health)")
       ->envname("SHAREBOX_METRICS_KEY");
+  cmd->add_option("--rate-limit", c.rate_limit,
+                  "Requests a second per API key, browser session or proxied user (0: no limit); "
+                  "beyond it 429 with Retry-After")
+      ->envname("SHAREBOX_RATE_LIMIT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--rate-limit-burst", c.rate_limit_burst,
+                  "Requests a credential may make at once before --rate-limit applies (0: twice "
+                  "the rate, at least 1)")
+      ->envname("SHAREBOX_RATE_LIMIT_BURST")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--chunk-size", c.chunk_size,
                   "Default chunk size of the chunked upload API (clients may ask for another "
                   "between 64K and 64M)")
@@ -209,6 +221,17 @@ int main(int argc, char** argv) {
   user_add->add_option("name", name, "User name: a-z, 0-9, '.', '_', '-'")->required();
   user_add->add_flag("--admin", admin, "Give the user the admin role");
   add_data_dir(user_add, data_dir);
+  // These run in another process than the server, which still refuses the user at their next
+  // request: any commit empties its download cache (download_cache.hpp), and sessions and
+  // tickets are checked against the database. Their open live streams end at the server's next
+  // sweep (--upload-sweep-interval, 60 s by default); PATCH /admin/users ends them at once.
+  auto* user_disable = user->add_subcommand(
+      "disable", "Refuse every key, session and ticket of a user until enabled again");
+  user_disable->add_option("name", name, "User name")->required();
+  add_data_dir(user_disable, data_dir);
+  auto* user_enable = user->add_subcommand("enable", "Let a disabled user in again");
+  user_enable->add_option("name", name, "User name")->required();
+  add_data_dir(user_enable, data_dir);
 
   auto* key = app.add_subcommand("key", "Manage API keys");
   key->require_subcommand(1);
@@ -272,6 +295,10 @@ int main(int argc, char** argv) {
     sharebox::domain::auth_service auth(store);
     if (*user_add) {
       std::cout << auth.create_user(name, admin).secret << std::endl;
+    } else if (*user_disable || *user_enable) {
+      const bool disable = static_cast<bool>(*user_disable);
+      auth.update_user(name, {disable, std::nullopt});
+      std::cerr << (disable ? "disabled\n" : "enabled\n");
     } else if (*key_add) {
       std::cout << auth.add_key(name, label).secret << std::endl;
     } else if (*key_list) {

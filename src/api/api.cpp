@@ -5,6 +5,7 @@
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/api/metrics.hpp"
+#include "sharebox/api/rate_limiter.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/http/problem.hpp"
 
@@ -130,6 +131,40 @@ domain::user resolve_credential(const services& svc, const credential& c) {
   unauthenticated("Unknown credential.");
 }
 
+std::string rate_bucket(const credential& c, std::string_view key_hash) {
+  // Secrets are bucketed by a prefix of their SHA-256, short enough to stay in std::string's
+  // inline buffer: 112 bits cannot collide by accident, and only valid credentials get here.
+  constexpr std::size_t kept = 14;
+  switch (c.type) {
+    case credential::kind::api_key:
+      return "k" + (key_hash.empty() ? domain::hash_key(c.secret) : std::string(key_hash))
+                       .substr(0, kept);
+    case credential::kind::session:
+      return "s" + domain::hash_key(c.secret).substr(0, kept);
+    case credential::kind::trusted_user:
+      break;
+  }
+  return user_rate_bucket(c.secret);
+}
+
+std::string user_rate_bucket(std::string_view user_id) {
+  std::string b = "u";
+  b += user_id;
+  return b;
+}
+
+void limit_rate(request_context& ctx, std::string_view bucket, std::string_view user_id) {
+  auto& limiter = ctx.svc.limiter;
+  const auto wait = limiter.admit(bucket, std::chrono::steady_clock::now());
+  if (!wait) return;
+  ctx.io.set_principal(user_id);  // the access log says whom the 429 went to
+  throw http::api_error(bhttp::status::too_many_requests, "rate_limited",
+                        fmt::format("Too many requests with this credential (at most {:g} a "
+                                    "second, in bursts of {:g}); retry in {} s.",
+                                    limiter.rate(), limiter.burst(), *wait),
+                        {{"retry_after", *wait}});
+}
+
 void accept_caller(request_context& ctx, const credential& c, domain::user u) {
   ctx.user = std::move(u);
   ctx.via_session = c.type == credential::kind::session;
@@ -147,12 +182,16 @@ awaitable<domain::user> authenticate(request_context& ctx) {
     at = cache.now();
     if (at) {
       key_hash = download_cache::key_hash(c.secret);
-      if (auto cached = cache.user(*at, key_hash)) co_return std::move(*cached);
+      if (auto cached = cache.user(*at, key_hash)) {
+        if (ctx.svc.limiter.enabled()) limit_rate(ctx, rate_bucket(c, key_hash), cached->id);
+        co_return std::move(*cached);
+      }
     }
   }
   auto u =
       co_await http::offload(ctx.svc.read_pool, [&] { return resolve_credential(ctx.svc, c); });
   ctx.via_session = c.type == credential::kind::session;
+  if (ctx.svc.limiter.enabled()) limit_rate(ctx, rate_bucket(c, key_hash), u.id);
   if (at) cache.remember_user(*at, std::move(key_hash), u);
   co_return u;
 }
@@ -210,6 +249,12 @@ http::router<route_entry> build_routes() {
   r.add(verb::get, "/tus/{id}", {tus_head_or_get});
   r.add(verb::patch, "/tus/{id}", {tus_patch});
   r.add(verb::delete_, "/tus/{id}", {tus_delete});
+  r.add(verb::post, "/admin/users", {post_admin_user});
+  r.add(verb::get, "/admin/users", {list_admin_users});
+  r.add(verb::get, "/admin/users/{user_id}", {get_admin_user});
+  r.add(verb::patch, "/admin/users/{user_id}", {patch_admin_user});
+  r.add(verb::post, "/admin/users/{user_id}/keys", {post_admin_key});
+  r.add(verb::delete_, "/admin/users/{user_id}/keys/{key_id}", {delete_admin_key});
   r.add(verb::post, "/shares/{id}", {post_share});
   r.add(verb::get, "/shares/{id}", {list_shares});
   r.add(verb::delete_, "/shares/{id}/{user_id}", {delete_share});

@@ -2,6 +2,7 @@
 
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/rate_limiter.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/conditional.hpp"
 #include "sharebox/http/offload.hpp"
@@ -154,7 +155,12 @@ awaitable<void> get_file(request_context& ctx) {
     }
     caller = std::move(resolved);
   }
-  if (!known) accept_caller(ctx, ctx.credential, std::move(*caller));
+  if (!known) {
+    accept_caller(ctx, ctx.credential, std::move(*caller));
+    if (ctx.svc.limiter.enabled()) {
+      limit_rate(ctx, rate_bucket(ctx.credential, key_hash), ctx.user.id);
+    }
+  }
   const auto& f = entry->view.file;
   const int fd = entry->fd;
   const auto& req = ctx.io.request();

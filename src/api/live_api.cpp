@@ -1,6 +1,7 @@
 // Live streams of the events a user may see, and the tickets browsers use to open them.
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/api/live_hub.hpp"
+#include "sharebox/api/rate_limiter.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
 
@@ -13,8 +14,12 @@ awaitable<domain::user> stream_user(request_context& ctx) {
       throw domain::error(domain::errc::unauthenticated,
                           "The ticket is unknown, expired or already used.");
     }
+    // The ticket was issued to a user who may have been disabled since: looked up again.
     const std::string id = *user_id;
-    co_return domain::user{id, false, 0};
+    auto u =
+        co_await http::offload(ctx.svc.read_pool, [&] { return ctx.svc.auth.active_user(id); });
+    if (ctx.svc.limiter.enabled()) limit_rate(ctx, user_rate_bucket(u.id), u.id);
+    co_return u;
   }
   co_return co_await authenticate(ctx);
 }

@@ -40,6 +40,20 @@ void live_hub::publish(const std::vector<std::string>& user_ids, const std::stri
     s->send(kind, text);
 }
 
+void live_hub::disconnect(const std::string& user_id) {
+  std::vector<std::weak_ptr<http::message_sink>> sinks;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = by_user_.find(user_id);
+    if (it == by_user_.end()) return;
+    sinks = std::move(it->second);
+    by_user_.erase(it);
+  }
+  for (const auto& w : sinks) {
+    if (auto s = w.lock()) s->disconnect();
+  }
+}
+
 std::size_t live_hub::subscribers() const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;

@@ -19,6 +19,7 @@
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/live_hub.hpp"
 #include "sharebox/api/metrics.hpp"
+#include "sharebox/api/rate_limiter.hpp"
 #include "sharebox/app/live_feed.hpp"
 #include "sharebox/app/log_output.hpp"
 #include "sharebox/events/relay.hpp"
@@ -214,12 +215,14 @@ domain::upload_options upload_options_from(const config& cfg) {
 }
 
 // Expired uploads (and ended browser sessions) are reclaimed on the pool, one sweep at a time,
-// between timer ticks.
+// between timer ticks. Each sweep also ends the live streams of disabled users: PATCH
+// /admin/users ends them at once, but `sharebox user disable` runs in another process, so
+// streams it should end last at most one interval longer.
 class upload_sweeper {
  public:
   upload_sweeper(asio::io_context& ioc, asio::thread_pool& pool, domain::upload_service& uploads,
-                 domain::auth_service& auth, milliseconds interval)
-      : timer_(ioc), pool_(pool), uploads_(uploads), auth_(auth), interval_(interval) {}
+                 domain::auth_service& auth, api::live_hub& hub, milliseconds interval)
+      : timer_(ioc), pool_(pool), uploads_(uploads), auth_(auth), hub_(hub), interval_(interval) {}
   void start() { arm(); }
   void stop() {
     stopped_ = true;
@@ -236,6 +239,10 @@ class upload_sweeper {
           const auto r = uploads_.sweep(util::now_ms());
           if (r.expired) spdlog::info("expired {} unfinished upload(s)", r.expired);
           auth_.purge_sessions();
+          if (hub_.subscribers() != 0) {
+            for (const auto& id : auth_.disabled_user_ids())
+              hub_.disconnect(id);
+          }
         } catch (const std::exception& e) {
           spdlog::warn("upload sweep failed: {}", e.what());
         }
@@ -250,6 +257,7 @@ class upload_sweeper {
   asio::thread_pool& pool_;
   domain::upload_service& uploads_;
   domain::auth_service& auth_;
+  api::live_hub& hub_;
   milliseconds interval_;
   std::atomic<bool> stopped_ = false;
 };
@@ -419,14 +427,16 @@ int serve(const config& cfg) {
   api_opts.intake.session.max_files = cfg.intake_max_files;
   api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
   api_opts.intake.max_pixels = cfg.intake_max_pixels;
-  api::services svc{files,          auth,
-                    notifications,  uploads,
-                    blobs,          pool,
-                    read_pool,      image_pool,
-                    api_opts,       hub,
-                    tickets,        downloads,
-                    health_details, [&readiness] { return readiness(); },
-                    api_metrics};
+  api::rate_limiter limiter({cfg.rate_limit, cfg.rate_limit_burst});
+  if (limiter.enabled()) {
+    spdlog::info("rate limit: {:g} requests a second per credential, bursts of {:g}",
+                 limiter.rate(), limiter.burst());
+  }
+  api::services svc{
+      files,      auth,      notifications, uploads,        blobs,
+      pool,       read_pool, image_pool,    api_opts,       hub,
+      tickets,    downloads, limiter,       health_details, [&readiness] { return readiness(); },
+      api_metrics};
   auto handler = std::make_shared<const http::request_handler>(api::make_api(svc));
 
   transport::limits lim;
@@ -446,7 +456,7 @@ int serve(const config& cfg) {
             ->start();
       },
       threads == 1);
-  upload_sweeper sweeper(ioc, pool, uploads, auth, to_ms(cfg.upload_sweep_interval_s));
+  upload_sweeper sweeper(ioc, pool, uploads, auth, hub, to_ms(cfg.upload_sweep_interval_s));
   sweeper.start();
   // Installed before the ready line: a SIGTERM right after it must mean a graceful stop.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -208,7 +208,7 @@ std::pair<share, share_outcome> file_service::share_file(const user& caller,
       if (!opts_.auto_create_users || !is_valid_user_name(target_user)) {
         throw error(errc::user_not_found, "No such user.");
       }
-      tx.insert_user(user{std::string(target_user), false, util::now_ms()});
+      tx.insert_user(user{std::string(target_user), false, util::now_ms(), false});
     }
     auto existing = tx.find_share(file_id, target_user);
     if (existing && existing->perm == perm) {

@@ -32,6 +32,10 @@ bool is_valid_file_name(std::string_view name) noexcept {
   });
 }
 
+bool is_valid_key_label(std::string_view label) noexcept {
+  return label.empty() || (label.size() <= 200 && is_valid_file_name(label));
+}
+
 bool is_valid_user_name(std::string_view name) noexcept {
   const auto allowed = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';

@@ -49,6 +49,16 @@ file_record read_file(SQLite::Statement& q) {
   return f;
 }
 
+// Columns: id, is_admin, created_at, disabled.
+user read_user(SQLite::Statement& q) {
+  user u;
+  u.id = q.getColumn(0).getString();
+  u.is_admin = q.getColumn(1).getInt() != 0;
+  u.created_at = q.getColumn(2).getInt64();
+  u.disabled = q.getColumn(3).getInt() != 0;
+  return u;
+}
+
 api_key read_key(SQLite::Statement& q) {
   api_key k;
   k.id = q.getColumn(0).getString();
@@ -141,19 +151,56 @@ class txn final : public domain::metadata_txn {
   std::vector<std::string> open_upload_ids() override { return uploads_sql::open_ids(db_); }
 
   std::optional<user> find_user(std::string_view id) override {
-    auto& q = prepare(db_, "SELECT id, is_admin, created_at FROM users WHERE id = ?");
+    // A literal (no string built per call): authentication reads this on every cache miss.
+    auto& q = prepare(db_, "SELECT id, is_admin, created_at, disabled FROM users WHERE id = ?");
     bind_text(q, 1, id);
     if (!q.executeStep()) return std::nullopt;
-    return user{q.getColumn(0).getString(), q.getColumn(1).getInt() != 0,
-                q.getColumn(2).getInt64()};
+    return read_user(q);
   }
 
   void insert_user(const user& u) override {
-    auto& q = prepare(db_, "INSERT INTO users(id, is_admin, created_at) VALUES (?,?,?)");
+    auto& q =
+        prepare(db_, "INSERT INTO users(id, is_admin, created_at, disabled) VALUES (?,?,?,?)");
     bind_text(q, 1, u.id);
     q.bind(2, u.is_admin ? 1 : 0);
     bind_i64(q, 3, u.created_at);
+    q.bind(4, u.disabled ? 1 : 0);
     q.exec();
+  }
+
+  std::vector<user> list_users(std::optional<std::string_view> after, std::size_t limit) override {
+    // "" sorts before every valid id: the first page is the same statement.
+    auto& q = prepare(
+        db_,
+        "SELECT id, is_admin, created_at, disabled FROM users WHERE id > ? ORDER BY id LIMIT ?");
+    bind_text(q, 1, after.value_or(""));
+    bind_i64(q, 2, static_cast<std::int64_t>(limit));
+    std::vector<user> out;
+    while (q.executeStep())
+      out.push_back(read_user(q));
+    return out;
+  }
+
+  void update_user(const user& u) override {
+    auto& q = prepare(db_, "UPDATE users SET is_admin = ?, disabled = ? WHERE id = ?");
+    q.bind(1, u.is_admin ? 1 : 0);
+    q.bind(2, u.disabled ? 1 : 0);
+    bind_text(q, 3, u.id);
+    q.exec();
+  }
+
+  std::int64_t count_enabled_admins() override {
+    auto& q = prepare(db_, "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+
+  std::vector<std::string> disabled_user_ids() override {
+    auto& q = prepare(db_, "SELECT id FROM users WHERE disabled = 1");
+    std::vector<std::string> out;
+    while (q.executeStep())
+      out.push_back(q.getColumn(0).getString());
+    return out;
   }
 
   std::int64_t count_users() override {
@@ -179,6 +226,15 @@ class txn final : public domain::metadata_txn {
                       "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
                       "WHERE key_hash = ?");
     bind_blob(q, 1, key_hash);
+    if (!q.executeStep()) return std::nullopt;
+    return read_key(q);
+  }
+
+  std::optional<api_key> find_key(std::string_view key_id) override {
+    auto& q = prepare(db_,
+                      "SELECT id, user_id, key_hash, label, created_at, revoked_at FROM api_keys "
+                      "WHERE id = ?");
+    bind_text(q, 1, key_id);
     if (!q.executeStep()) return std::nullopt;
     return read_key(q);
   }

@@ -34,6 +34,9 @@ class queued_sink : public http::message_sink,
       self->enqueue(static_cast<Derived&>(*self).frame(kind, text));
     });
   }
+  void disconnect() override {
+    asio::post(strand_, [self = this->shared_from_this()] { self->close(); });
+  }
   void enqueue(std::shared_ptr<const std::string> framed) {
     if (closed_) return;
     if (queue_.size() >= max_stream_queue) {

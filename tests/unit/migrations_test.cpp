@@ -98,3 +98,16 @@ TEST(Migrations, SharesMadeBeforeFileSeqGetIt) {
   EXPECT_EQ(q.getColumn(0).getInt64(), q.getColumn(1).getInt64());
   EXPECT_EQ(q.getColumn(0).getInt64(), 3);
 }
+
+// 0008 lets administrators disable users: everyone there before it stays enabled.
+TEST(Migrations, UsersMadeBeforeDisablingStayEnabled) {
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  const auto& all = embedded_migrations();
+  ASSERT_GE(all.size(), 8u);
+  ASSERT_EQ(migrate(db, std::vector<migration>(all.begin(), all.begin() + 7)), 7);
+  db.exec("INSERT INTO users(id, is_admin, created_at) VALUES ('admin', 1, 0), ('bob', 0, 0)");
+  EXPECT_EQ(migrate(db, all), static_cast<int>(all.size()) - 7);
+  SQLite::Statement q(db, "SELECT COUNT(*) FROM users WHERE disabled = 0");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getInt(), 2);
+}

@@ -45,6 +45,7 @@ class live_hub;
 class ticket_store;
 class download_cache;
 class api_metrics;
+class rate_limiter;
 
 struct services {
   domain::file_service& files;
@@ -65,6 +66,8 @@ struct services {
   class live_hub& hub;
   class ticket_store& tickets;
   class download_cache& downloads;
+  // --rate-limit: every authenticated request takes a token of its credential's bucket.
+  class rate_limiter& limiter;
   // Extra members of GET /health (e.g. broker state); must not block.
   std::function<nlohmann::json()> health_details;
   // GET /ready's checks (schema migrated, data dir writable); blocking, so run on the pool.

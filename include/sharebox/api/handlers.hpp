@@ -58,6 +58,13 @@ awaitable<void> tus_head_or_get(request_context& ctx);
 awaitable<void> tus_patch(request_context& ctx);
 awaitable<void> tus_delete(request_context& ctx);
 
+awaitable<void> post_admin_user(request_context& ctx);
+awaitable<void> list_admin_users(request_context& ctx);
+awaitable<void> get_admin_user(request_context& ctx);
+awaitable<void> patch_admin_user(request_context& ctx);
+awaitable<void> post_admin_key(request_context& ctx);
+awaitable<void> delete_admin_key(request_context& ctx);
+
 awaitable<void> post_share(request_context& ctx);
 awaitable<void> list_shares(request_context& ctx);
 awaitable<void> delete_share(request_context& ctx);
@@ -90,6 +97,16 @@ credential read_credential(request_context& ctx);
 domain::user resolve_credential(const services& svc, const credential& c);
 void accept_caller(request_context& ctx, const credential& c, domain::user u);
 inline constexpr std::string_view session_cookie_name = "sharebox_session";
+// --rate-limit. The bucket a credential's requests draw from: an API key's or a session's by a
+// hash of the secret (`key_hash`: domain::hash_key of the key, when already computed), a proxied
+// or ticket caller's by user id.
+std::string rate_bucket(const credential& c, std::string_view key_hash = {});
+std::string user_rate_bucket(std::string_view user_id);
+// 429 rate_limited (with Retry-After) once the bucket is empty (`user_id`: the caller, for the
+// access log). Only after the credential authenticated (made-up keys must not get buckets), and
+// only if ctx.svc.limiter.enabled(), so that with no limit the hot path pays nothing but that
+// test.
+void limit_rate(request_context& ctx, std::string_view bucket, std::string_view user_id);
 // The API key of `Authorization: Bearer KEY` or `X-API-Key: KEY`, if any.
 std::optional<std::string_view> presented_key(const http::request_header& req);
 std::optional<std::string_view> session_cookie(const http::request_header& req);

@@ -17,6 +17,8 @@ class live_hub {
   // Sends to every open stream of each listed user (a user listed twice gets it once).
   void publish(const std::vector<std::string>& user_ids, const std::string& kind,
                const std::shared_ptr<const std::string>& text);
+  // Ends every open stream of the user (disabled: what they could see must stop reaching them).
+  void disconnect(const std::string& user_id);
   std::size_t subscribers() const;
 
  private:

@@ -21,8 +21,10 @@ struct config {
   bool trust_user_header = false;
   double ws_ticket_ttl_s = 30;  // lifetime of a single-use /auth/ws-ticket
   std::string api_key_mappings;
-  std::string cors_origins;  // comma separated; "*" for any
-  std::string metrics_key;   // GET /metrics wants it as a bearer token when set
+  std::string cors_origins;     // comma separated; "*" for any
+  std::string metrics_key;      // GET /metrics wants it as a bearer token when set
+  double rate_limit = 0;        // requests a second per credential; 0: no limit
+  double rate_limit_burst = 0;  // bucket size; 0: max(1, 2 x rate_limit)
 
   // Resumable uploads (the seed's names are honoured as environment variables).
   std::uint64_t chunk_size = 8ull << 20;  // CHUNK_SIZE_BYTES

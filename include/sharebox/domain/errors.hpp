@@ -26,6 +26,9 @@ enum class errc {
   invalid_permission,
   invalid_parameter,
   user_exists,
+  admin_required,
+  last_admin,
+  key_not_found,
   file_too_large,
   storage_full,
   // Resumable uploads.

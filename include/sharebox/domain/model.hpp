@@ -11,6 +11,8 @@ struct user {
   std::string id;  // the user name: users are addressed by name in shares and X-User-Id
   bool is_admin = false;
   std::int64_t created_at = 0;
+  // Refused on every way in (keys, sessions, tickets, X-User-Id) until enabled again.
+  bool disabled = false;
 };
 
 enum class permission { read, write };
@@ -90,5 +92,8 @@ struct file_page {
 bool is_valid_file_name(std::string_view name) noexcept;
 // User names: [a-z0-9._-], 1..64, starting with a letter or digit.
 bool is_valid_user_name(std::string_view name) noexcept;
+// Key labels are notes printed by `sharebox key list`: at most 200 bytes of UTF-8, no control
+// characters (which could rewrite an administrator's terminal).
+bool is_valid_key_label(std::string_view label) noexcept;
 
 }  // namespace sharebox::domain

@@ -27,9 +27,17 @@ class metadata_txn {
   virtual std::optional<user> find_user(std::string_view id) = 0;
   virtual void insert_user(const user& u) = 0;
   virtual std::int64_t count_users() = 0;
+  // Users in id order, those after `after` when given (keyset paging on the primary key).
+  virtual std::vector<user> list_users(std::optional<std::string_view> after,
+                                       std::size_t limit) = 0;
+  // Writes is_admin and disabled.
+  virtual void update_user(const user& u) = 0;
+  virtual std::int64_t count_enabled_admins() = 0;
+  virtual std::vector<std::string> disabled_user_ids() = 0;
 
   virtual void insert_key(const api_key& k) = 0;
   virtual std::optional<api_key> find_key_by_hash(std::string_view key_hash) = 0;
+  virtual std::optional<api_key> find_key(std::string_view key_id) = 0;
   virtual std::vector<api_key> keys_of(std::string_view user_id) = 0;
   // Revokes by key id; false if no such active key.
   virtual bool revoke_key(std::string_view key_id, std::int64_t at) = 0;

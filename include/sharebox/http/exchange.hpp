@@ -32,6 +32,9 @@ class message_sink {
   virtual ~message_sink() = default;
   // `kind` is the SSE event name (ignored on WebSockets); `text` a JSON document.
   virtual void send(std::string kind, std::shared_ptr<const std::string> text) = 0;
+  // Ends the stream (its connection closes); from any thread, after what is already queued is
+  // dropped.
+  virtual void disconnect() = 0;
 };
 
 // A two-way WebSocket conversation (image intake). Used from the handler's coroutine only, one

@@ -1,0 +1,166 @@
+// Administration over HTTP: users, their keys, and disabling them. Every route needs an
+// administrator; a disabled user is refused on the very next request by any credential (see
+// auth_service), and their open live streams are ended here.
+#include "sharebox/api/handlers.hpp"
+#include "sharebox/api/live_hub.hpp"
+#include "sharebox/domain/errors.hpp"
+#include "sharebox/http/offload.hpp"
+#include "sharebox/util/time.hpp"
+
+namespace sharebox::api {
+
+namespace {
+
+constexpr std::size_t default_page = 100;
+
+[[noreturn]] void invalid_parameter(std::string detail) {
+  throw domain::error(domain::errc::invalid_parameter, std::move(detail));
+}
+
+// Checked before any body is read: a non-administrator learns nothing from a 400.
+void require_admin(const request_context& ctx) {
+  domain::auth_service::require_admin(ctx.user);
+}
+
+nlohmann::json to_json(const domain::user& u) {
+  return {{"id", u.id},
+          {"admin", u.is_admin},
+          {"disabled", u.disabled},
+          {"created_at", util::format_rfc3339(u.created_at)}};
+}
+
+nlohmann::json to_json(const domain::api_key& k) {
+  return {{"id", k.id},
+          {"label", k.label},
+          {"created_at", util::format_rfc3339(k.created_at)},
+          {"revoked_at", k.revoked_at ? nlohmann::json(util::format_rfc3339(*k.revoked_at))
+                                      : nlohmann::json(nullptr)}};
+}
+
+// The key as issued: the only response that ever holds its secret.
+nlohmann::json to_json(const domain::issued_key& k) {
+  auto j = to_json(k.record);
+  j["key"] = k.secret;
+  return j;
+}
+
+std::optional<bool> optional_bool(const nlohmann::json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end()) return std::nullopt;
+  if (!it->is_boolean()) invalid_parameter(std::string(name) + " must be true or false.");
+  return it->get<bool>();
+}
+
+std::string optional_string(const nlohmann::json& body, const char* name,
+                            std::string default_value) {
+  const auto it = body.find(name);
+  if (it == body.end()) return default_value;
+  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
+  return it->get<std::string>();
+}
+
+std::string key_location(const std::string& user_id, const std::string& key_id) {
+  return "/admin/users/" + user_id + "/keys/" + key_id;
+}
+
+http::string_response no_store(http::string_response res) {
+  // Responses with a secret in them must not linger in caches.
+  res.set(bhttp::field::cache_control, "no-store");
+  return res;
+}
+
+}  // namespace
+
+awaitable<void> post_admin_user(request_context& ctx) {
+  require_admin(ctx);
+  const auto body = co_await read_json_body(ctx);
+  const auto name = body.find("name");
+  if (name == body.end() || !name->is_string()) invalid_parameter("name must be a string.");
+  const std::string user_id = name->get<std::string>();
+  const bool admin = optional_bool(body, "admin").value_or(false);
+  const std::string label = optional_string(body, "key_label", "initial");
+  auto key = co_await http::offload(
+      ctx.svc.pool, [&] { return ctx.svc.auth.create_user(user_id, admin, label); });
+  const domain::user created{user_id, admin, key.record.created_at, false};
+  auto res = json_response(bhttp::status::created,
+                           nlohmann::json{{"user", to_json(created)}, {"key", to_json(key)}});
+  // Names are [a-z0-9._-]: nothing to escape in a path.
+  res.set(bhttp::field::location, "/admin/users/" + user_id);
+  co_await ctx.io.send(no_store(std::move(res)));
+}
+
+awaitable<void> list_admin_users(request_context& ctx) {
+  require_admin(ctx);
+  const std::size_t limit = limit_param(ctx.query, default_page);
+  std::optional<std::string> after;
+  if (const auto it = ctx.query.find("after"); it != ctx.query.end() && !it->second.empty()) {
+    after = it->second;
+  }
+  auto page = co_await http::offload(ctx.svc.pool, [&] {
+    return ctx.svc.auth.list_users(after ? std::optional<std::string_view>(*after) : std::nullopt,
+                                   limit);
+  });
+  nlohmann::json users = nlohmann::json::array();
+  for (const auto& u : page.items)
+    users.push_back(to_json(u));
+  nlohmann::json body{{"users", std::move(users)}};
+  if (page.next_after) body["next"] = *page.next_after;
+  auto res = json_response(bhttp::status::ok, body);
+  if (page.next_after) {
+    res.set(bhttp::field::link, "</admin/users?limit=" + std::to_string(limit) +
+                                    "&after=" + *page.next_after + ">; rel=\"next\"");
+  }
+  co_await ctx.io.send(std::move(res));
+}
+
+awaitable<void> get_admin_user(request_context& ctx) {
+  require_admin(ctx);
+  const std::string& user_id = ctx.path.at("user_id");
+  auto details =
+      co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.user_with_keys(user_id); });
+  auto body = to_json(details.account);
+  auto keys = nlohmann::json::array();
+  for (const auto& k : details.keys)
+    keys.push_back(to_json(k));
+  body["keys"] = std::move(keys);
+  co_await ctx.io.send(json_response(bhttp::status::ok, body));
+}
+
+awaitable<void> patch_admin_user(request_context& ctx) {
+  require_admin(ctx);
+  const auto body = co_await read_json_body(ctx);
+  const domain::user_change change{optional_bool(body, "disabled"), optional_bool(body, "admin")};
+  if (!change.disabled && !change.admin) {
+    invalid_parameter("Send {\"disabled\": true|false} and/or {\"admin\": true|false}.");
+  }
+  const std::string& user_id = ctx.path.at("user_id");
+  auto u = co_await http::offload(ctx.svc.pool,
+                                  [&] { return ctx.svc.auth.update_user(user_id, change); });
+  // Their next request is refused already (the change is committed); what they were being sent
+  // stops too.
+  if (u.disabled) ctx.svc.hub.disconnect(u.id);
+  co_await ctx.io.send(json_response(bhttp::status::ok, to_json(u)));
+}
+
+awaitable<void> post_admin_key(request_context& ctx) {
+  require_admin(ctx);
+  const auto body = co_await read_optional_json_body(ctx);
+  const std::string label = body ? optional_string(*body, "label", "") : std::string();
+  const std::string& user_id = ctx.path.at("user_id");
+  auto key =
+      co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.add_key(user_id, label); });
+  auto res = json_response(bhttp::status::created, to_json(key));
+  res.set(bhttp::field::location, key_location(user_id, key.record.id));
+  co_await ctx.io.send(no_store(std::move(res)));
+}
+
+awaitable<void> delete_admin_key(request_context& ctx) {
+  require_admin(ctx);
+  co_await http::offload(ctx.svc.pool, [&] {
+    ctx.svc.auth.revoke_key_of(ctx.path.at("user_id"), ctx.path.at("key_id"));
+  });
+  http::string_response res{bhttp::status::no_content, 11};
+  co_await ctx.io.send(std::move(res));
+}
+
+}  // namespace sharebox::api
