@@ -213,6 +213,9 @@ http::router<route_entry> build_routes() {
   r.add(verb::get, "/metrics", {get_metrics, true});
   r.add(verb::get, "/", {get_web_index, true});
   r.add(verb::get, "/app/{name}", {get_web_asset, true});
+  r.add(verb::get, "/openapi.json", {get_openapi, true});
+  r.add(verb::get, "/docs", {get_docs_index, true});
+  r.add(verb::get, "/docs/{name}", {get_docs_asset, true});
   r.add(verb::post, "/auth/session", {post_session, true});  // takes the key in its body
   r.add(verb::get, "/auth/session", {get_session, true});
   r.add(verb::delete_, "/auth/session", {delete_session, true});
@@ -398,6 +401,13 @@ class api {
 };
 
 }  // namespace
+
+std::vector<route_info> registered_routes() {
+  const auto routes = build_routes();
+  std::vector<route_info> out;
+  for (const auto& r : routes.routes()) out.push_back({r.method, r.pattern, r.handler.public_route});
+  return out;
+}
 
 http::request_handler make_api(const services& svc) {
   auto a = std::make_shared<const api>(svc);

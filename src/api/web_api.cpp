@@ -4,16 +4,14 @@
 
 namespace sharebox::api {
 
-namespace {
-
-const web_asset* find_asset(std::string_view name) {
-  for (const auto& a : web_assets()) {
+const web_asset* find_asset(std::span<const web_asset> assets, std::string_view name) {
+  for (const auto& a : assets) {
     if (a.name == name) return &a;
   }
   return nullptr;
 }
 
-awaitable<void> send_asset(request_context& ctx, const web_asset& a) {
+awaitable<void> send_static_asset(request_context& ctx, const web_asset& a) {
   const auto& req = ctx.io.request();
   const auto inm = req[bhttp::field::if_none_match];
   const bool fresh = !inm.empty() && inm.find(a.etag) != std::string_view::npos;
@@ -34,24 +32,22 @@ awaitable<void> send_asset(request_context& ctx, const web_asset& a) {
   co_await ctx.io.send(std::move(res));
 }
 
-}  // namespace
-
 awaitable<void> get_web_index(request_context& ctx) {
-  const auto* a = find_asset("index.html");
+  const auto* a = find_asset(web_assets(), "index.html");
   if (!a) {
     throw http::api_error(bhttp::status::not_found, "route_not_found",
                           "This build has no web app.");
   }
-  co_await send_asset(ctx, *a);
+  co_await send_static_asset(ctx, *a);
 }
 
 awaitable<void> get_web_asset(request_context& ctx) {
   // Looked up by exact name in the embedded table: no path is ever built from the request.
-  const auto* a = find_asset(ctx.path.at("name"));
+  const auto* a = find_asset(web_assets(), ctx.path.at("name"));
   if (!a) {
     throw http::api_error(bhttp::status::not_found, "route_not_found", "No such app file.");
   }
-  co_await send_asset(ctx, *a);
+  co_await send_static_asset(ctx, *a);
 }
 
 }  // namespace sharebox::api

@@ -100,4 +100,13 @@ using handler = std::function<awaitable<void>(request_context&)>;
 // The request handler for the whole HTTP API.
 http::request_handler make_api(const services& svc);
 
+// Every route make_api() serves, as registered (GET routes answer HEAD too): what
+// docs/openapi.yaml must describe, no more and no less (tests/unit/openapi_test.cpp).
+struct route_info {
+  bhttp::verb method;
+  std::string pattern;  // e.g. "/files/{id}"; a trailing slash is kept ("/tus/")
+  bool public_route = false;
+};
+std::vector<route_info> registered_routes();
+
 }  // namespace sharebox::api

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,9 @@ awaitable<void> get_session(request_context& ctx);
 awaitable<void> delete_session(request_context& ctx);
 awaitable<void> get_web_index(request_context& ctx);
 awaitable<void> get_web_asset(request_context& ctx);
+awaitable<void> get_openapi(request_context& ctx);
+awaitable<void> get_docs_index(request_context& ctx);
+awaitable<void> get_docs_asset(request_context& ctx);
 awaitable<void> get_thumbnail(request_context& ctx);
 awaitable<void> ws_intake(request_context& ctx);
 
@@ -118,6 +122,13 @@ void require_allowed_origin(const request_context& ctx);
 // change authenticated by the cookie needs (browsers send Origin on every such request).
 void require_own_page(const request_context& ctx, std::string detail);
 http::string_response json_response(bhttp::status status, const nlohmann::json& body);
+
+struct web_asset;
+// The asset called `name` in an embedded table, or null.
+const web_asset* find_asset(std::span<const web_asset> assets, std::string_view name);
+// An embedded file with its strong ETag (304 for If-None-Match), `Cache-Control: no-cache` and
+// a Content-Security-Policy that allows nothing but the server's own files.
+awaitable<void> send_static_asset(request_context& ctx, const web_asset& a);
 
 // The body of a create/replace request, stored as a committed blob.
 struct received_upload {
