@@ -32,6 +32,12 @@ void add_serve_options(CLI::App* cmd, config& c) {
   cmd->add_option("--listen", c.listen, "Address and port to listen on (port 0 picks a free one)")
       ->envname("SHAREBOX_LISTEN")
       ->capture_default_str();
+  cmd->add_option("--tls-cert", c.tls_cert,
+                  "PEM certificate chain (leaf first): serve HTTPS and WSS on --listen (with "
+                  "--tls-key)")
+      ->envname("SHAREBOX_TLS_CERT");
+  cmd->add_option("--tls-key", c.tls_key, "PEM private key (unencrypted) of --tls-cert")
+      ->envname("SHAREBOX_TLS_KEY");
   cmd->add_option("--threads", c.threads, "Network threads (default: one per core)")
       ->envname("SHAREBOX_THREADS");
   cmd->add_option("--workers", c.workers,

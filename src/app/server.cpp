@@ -33,6 +33,7 @@
 #include "sharebox/transport/http_session.hpp"
 #include "sharebox/transport/listener.hpp"
 #include "sharebox/util/metrics.hpp"
+#include "sharebox/transport/tls.hpp"
 #include "sharebox/util/time.hpp"
 
 namespace sharebox::app {
@@ -321,9 +322,27 @@ void add_scrape_time_metrics(util::metrics::registry& metrics, storage::sqlite_s
   });
 }
 
+// The TLS context when --tls-cert and --tls-key are given (both or neither), built before
+// anything else so that a bad file stops the start at once.
+std::unique_ptr<asio::ssl::context> tls_context_from(const config& cfg) {
+  if (cfg.tls_cert.empty() && cfg.tls_key.empty()) return nullptr;
+  if (cfg.tls_cert.empty() || cfg.tls_key.empty()) {
+    throw std::invalid_argument(
+        "--tls-cert and --tls-key (SHAREBOX_TLS_CERT, SHAREBOX_TLS_KEY) go together: give both "
+        "for HTTPS, or neither for plain HTTP");
+  }
+  auto ctx = transport::make_tls_context(cfg.tls_cert, cfg.tls_key);
+  bool expired = false;
+  const std::string cert = transport::describe_certificate(*ctx, expired);
+  spdlog::info("TLS on (HTTPS and WSS on the listen port): certificate {}", cert);
+  if (expired) spdlog::warn("the TLS certificate {} has expired", cfg.tls_cert.string());
+  return ctx;
+}
+
 }  // namespace
 
 int serve(const config& cfg) {
+  const auto tls = tls_context_from(cfg);
   // A client that disconnects during sendfile(2) must cost an EPIPE on its own connection, not
   // a SIGPIPE that kills the whole server (Asio's own sends use MSG_NOSIGNAL; sendfile cannot).
   std::signal(SIGPIPE, SIG_IGN);
@@ -423,6 +442,7 @@ int serve(const config& cfg) {
   api_opts.cors_origins = split_list(cfg.cors_origins);
   api_opts.session_ttl_ms = static_cast<std::int64_t>(cfg.session_ttl_s * 1000);
   api_opts.metrics_key = cfg.metrics_key;
+  api_opts.secure_cookies = tls != nullptr;
   api_opts.intake.session.max_file_bytes = cfg.intake_max_file_size;
   api_opts.intake.session.max_files = cfg.intake_max_files;
   api_opts.intake.session.max_phash_distance = cfg.intake_phash_distance;
@@ -451,9 +471,17 @@ int serve(const config& cfg) {
   auto acceptor = std::make_shared<transport::listener>(
       ioc, parse_listen(cfg.listen),
       [&](tcp::socket socket) {
-        std::make_shared<transport::http_session>(std::move(socket), lim, handler, registry,
-                                                  api_metrics.requests())
-            ->start();
+        if (tls) {
+          std::make_shared<transport::http_session<transport::tls_stream>>(
+              transport::tls_stream(std::move(socket), *tls), lim, handler, registry,
+              api_metrics.requests())
+              ->start();
+        } else {
+          std::make_shared<transport::http_session<transport::plain_stream>>(
+              transport::plain_stream(std::move(socket)), lim, handler, registry,
+              api_metrics.requests())
+              ->start();
+        }
       },
       threads == 1);
   upload_sweeper sweeper(ioc, pool, uploads, auth, hub, to_ms(cfg.upload_sweep_interval_s));
@@ -465,8 +493,8 @@ int serve(const config& cfg) {
   spdlog::info("serving {} with {} network thread(s) and {} worker(s), data in {}",
                ep.address().to_string() + ":" + std::to_string(ep.port()), threads, workers,
                cfg.data_dir.string());
-  announce("sharebox: listening on http://" + ep.address().to_string() + ":" +
-           std::to_string(ep.port()));
+  announce(std::string("sharebox: listening on ") + (tls ? "https://" : "http://") +
+           ep.address().to_string() + ":" + std::to_string(ep.port()));
   asio::post(pool, [&blobs, &meta] { sweep_orphan_blobs(blobs, meta); });
 
   // Graceful shutdown: stop accepting, let connections finish their current request, and stop

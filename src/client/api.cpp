@@ -39,7 +39,7 @@ std::string attempts_text(int n) {
 
 }  // namespace
 
-endpoint make_endpoint(std::string_view url, std::string_view key) {
+endpoint make_endpoint(std::string_view url, std::string_view key, std::string ca_file) {
   const auto first = key.find_first_not_of(" \t\r\n");
   key = first == std::string_view::npos ? std::string_view() : key.substr(first);
   key = key.substr(0, key.find_last_not_of(" \t\r\n") + 1);
@@ -50,7 +50,7 @@ endpoint make_endpoint(std::string_view url, std::string_view key) {
           "the API key contains control characters; check --key or SHAREBOX_API_KEY");
     }
   }
-  return endpoint{parse_server_url(url), std::string(key)};
+  return endpoint{parse_server_url(url), std::string(key), tls_options{std::move(ca_file)}};
 }
 
 bool is_transient(unsigned status) {
@@ -132,7 +132,7 @@ std::string describe_failure(const response& r, std::string_view context, bool k
 }
 
 api_session::api_session(endpoint ep, retry_policy policy)
-    : ep_(std::move(ep)), policy_(policy), conn_(ep_.url) {}
+    : ep_(std::move(ep)), policy_(policy), conn_(ep_.url, ep_.tls) {}
 
 request api_session::make(std::string method, std::string path) const {
   request r;

@@ -116,6 +116,10 @@ class client_commands final : public commands {
         ->capture_default_str();
     cmd->add_option("--key", common.key, "API key, sent as 'Authorization: Bearer KEY'")
         ->envname("SHAREBOX_API_KEY");
+    cmd->add_option("--cacert", common.cacert,
+                    "For https:// URLs: also trust this CA certificate (PEM), e.g. a server's "
+                    "self-signed one (the system's CAs and SSL_CERT_FILE are trusted anyway)")
+        ->envname("SHAREBOX_CACERT");
   }
 
   std::map<const CLI::App*, common_options> common_;

@@ -6,18 +6,26 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 #include <optional>
 
 #include <poll.h>
 #include <strings.h>
 #include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "sharebox/client/error.hpp"
 #include "sharebox/client/http.hpp"
@@ -43,9 +51,42 @@ constexpr std::chrono::seconds early_answer_wait{2};
 struct stale_connection {};
 
 bool is_disconnect(const error_code& ec) {
+  // A TLS server that closes an idle connection without close_notify truncates the stream.
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
-         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
+         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+// Trusts the system's CAs (OpenSSL's default paths, which honour SSL_CERT_FILE and
+// SSL_CERT_DIR) and `ca_file` too when given.
+std::unique_ptr<asio::ssl::context> make_client_context(const tls_options& options) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  error_code ec;
+  ctx->set_default_verify_paths(ec);
+  if (!options.ca_file.empty()) {
+    // Checked here for a clear message: OpenSSL's own for a missing file is a generic one.
+    if (!std::ifstream(options.ca_file)) {
+      throw client_error("cannot read the CA certificate file " + options.ca_file +
+                         " (--cacert / SHAREBOX_CACERT)");
+    }
+    ctx->load_verify_file(options.ca_file, ec);
+    if (ec) {
+      throw client_error("the CA certificate file " + options.ca_file +
+                         " holds no usable PEM certificate (--cacert / SHAREBOX_CACERT)");
+    }
+  }
+  return ctx;
+}
+
+bool is_ip_address(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
 }
 
 }  // namespace
@@ -59,23 +100,39 @@ std::string response::header(std::string_view name) const {
 
 struct connection::impl {
   server_url url;
+  tls_options tls_opts;
   std::chrono::seconds io_timeout;
   asio::io_context ioc;
-  // Plain TCP for now. TLS would wrap this in a beast::ssl_stream and run the handshake in
-  // connect(); the I/O below goes through get_lowest_layer() for timeouts, so it carries over.
+  // One of them is open: TCP for http://, TLS over TCP for https://. Timeouts and the socket
+  // are the TCP stream's either way (tcp()).
   std::optional<beast::tcp_stream> stream;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::unique_ptr<asio::ssl::context> tls_context;  // made at the first https:// connect
   beast::flat_buffer buffer;
   bool used = false;    // carried a request already, so the server may have closed it since
   bool reused = false;  // the current exchange runs on a connection used before
 
-  impl(server_url u, std::chrono::seconds t) : url(std::move(u)), io_timeout(t) {
+  impl(server_url u, tls_options t, std::chrono::seconds timeout)
+      : url(std::move(u)), tls_opts(std::move(t)), io_timeout(timeout) {
     // Beast sizes each socket read by the buffer's free space: a small one means 512-byte reads.
     buffer.reserve(body_slice);
   }
 
+  bool open() const { return stream.has_value() || tls.has_value(); }
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
+  // Calls `f` with the stream requests go through.
+  template <typename F>
+  void with_stream(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*stream);
+    }
+  }
+
   template <typename Start>
   error_code run(std::chrono::seconds timeout, Start&& start) {
-    beast::get_lowest_layer(*stream).expires_after(timeout);
+    tcp().expires_after(timeout);
     error_code result;
     start([&result](error_code ec, auto&&...) { result = ec; });
     ioc.restart();
@@ -84,11 +141,14 @@ struct connection::impl {
   }
 
   void close() {
-    if (stream) {
+    if (open()) {
+      // No TLS close_notify: the server takes a closed connection as the end either way, and
+      // a blocking goodbye would only slow the client down.
       error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->socket().close(ignored);
+      tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      tcp().socket().close(ignored);
       stream.reset();
+      tls.reset();
     }
     buffer.clear();
     used = false;
@@ -104,22 +164,59 @@ struct connection::impl {
                                 " (" + ec.message() + ")",
                             true);
     }
-    stream.emplace(ioc);
-    ec = run(connect_timeout, [&](auto handler) { stream->async_connect(endpoints, handler); });
+    const bool https = url.scheme == "https";
+    if (https) {
+      if (!tls_context) tls_context = make_client_context(tls_opts);
+      tls.emplace(ioc, *tls_context);
+    } else {
+      stream.emplace(ioc);
+    }
+    ec = run(connect_timeout, [&](auto handler) { tcp().async_connect(endpoints, handler); });
     if (ec) {
       stream.reset();
+      tls.reset();
       const std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
       throw transport_error("cannot connect to " + url.text() + ": " + why, true);
     }
-    stream->socket().set_option(tcp::no_delay(true), ec);
+    tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (https) handshake();
+  }
+
+  void handshake() {
+    SSL* ssl = tls->native_handle();
+    // SNI names a host, never an address; the certificate must match either.
+    if (!is_ip_address(url.host)) SSL_set_tlsext_host_name(ssl, url.host.c_str());
+    static constexpr unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_set_alpn_protos(ssl, http11, sizeof http11);
+    tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+    const auto ec = run(connect_timeout, [&](auto handler) {
+      tls->async_handshake(asio::ssl::stream_base::client, handler);
+    });
+    if (!ec) return;
+    const long verify = SSL_get_verify_result(ssl);
+    const bool tls_failure = ec.category() == asio::error::get_ssl_category();
+    close();
+    if (!tls_failure) {
+      const std::string why = ec == beast::error::timeout ? "timed out" : ec.message();
+      throw transport_error("cannot connect to " + url.text() + ": TLS handshake: " + why, true);
+    }
+    // Not retried: another attempt would fail the same way.
+    if (verify != X509_V_OK) {
+      throw client_error("cannot connect to " + url.text() +
+                         ": the server's certificate is not trusted (" +
+                         X509_verify_cert_error_string(verify) +
+                         "); pass its CA certificate with --cacert or SHAREBOX_CACERT");
+    }
+    throw client_error("cannot connect to " + url.text() + ": TLS handshake failed (" +
+                       ec.message() + "); is it an https:// server?");
   }
 
   // False if the server has closed (or written garbage on) an idle keep-alive connection.
   bool reusable() {
-    if (!stream || !stream->socket().is_open()) return false;
+    if (!open() || !tcp().socket().is_open()) return false;
     if (!used) return true;
     if (buffer.size() > 0) return false;
-    auto& socket = stream->socket();
+    auto& socket = tcp().socket();
     error_code ec;
     error_code ignored;
     socket.non_blocking(true, ignored);
@@ -156,15 +253,50 @@ struct connection::impl {
 
   error_code write_body(const request& req, const transfer_hooks& hooks,
                         std::chrono::seconds timeout, std::int64_t& reported) {
+    if (req.body_file && tls) return write_file(*req.body_file, hooks, timeout, reported);
     if (req.body_file) return send_file(*req.body_file, hooks, timeout, reported);
     return write_body(req.body, hooks, timeout, reported);
+  }
+
+  // Over TLS the bytes must be encrypted in user space, so sendfile(2) is out: pread(2) a slice
+  // at a time and write it through the TLS stream.
+  error_code write_file(const file_body& body, const transfer_hooks& hooks,
+                        std::chrono::seconds timeout, std::int64_t& reported) {
+    std::vector<char> slice_buffer(
+        static_cast<std::size_t>(std::min<std::uint64_t>(body_slice, body.size)));
+    auto offset = static_cast<off_t>(body.offset);
+    for (std::uint64_t left = body.size; left > 0;) {
+      const auto slice = static_cast<std::size_t>(std::min<std::uint64_t>(body_slice, left));
+      if (hooks.limiter != nullptr) hooks.limiter->acquire(slice);
+      for (std::size_t done = 0; done < slice;) {
+        const ssize_t n = ::pread(body.fd, slice_buffer.data() + done, slice - done, offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          const int err = errno;
+          close();  // half a body went out: the connection cannot carry another request
+          throw client_error(n == 0 ? "the file being sent shrank (read past its end)"
+                                    : std::string("cannot read the file being sent: ") +
+                                          std::strerror(err));
+        }
+        done += static_cast<std::size_t>(n);
+        offset += n;
+      }
+      const auto ec = run(timeout, [&](auto handler) {
+        asio::async_write(*tls, asio::buffer(slice_buffer.data(), slice), handler);
+      });
+      if (ec) return ec;
+      left -= slice;
+      reported += static_cast<std::int64_t>(slice);
+      if (hooks.on_body_sent) hooks.on_body_sent(static_cast<std::int64_t>(slice));
+    }
+    return {};
   }
 
   // sendfile(2) in slices, on the socket made non-blocking, each wait for room bounded by the
   // timeout like every other socket operation here.
   error_code send_file(const file_body& body, const transfer_hooks& hooks,
                        std::chrono::seconds timeout, std::int64_t& reported) {
-    auto& socket = stream->socket();
+    auto& socket = tcp().socket();
     error_code ec;
     socket.native_non_blocking(true, ec);
     if (ec) return ec;
@@ -206,7 +338,8 @@ struct connection::impl {
       const std::size_t n = std::min(body_slice, body.size() - off);
       if (hooks.limiter != nullptr) hooks.limiter->acquire(n);
       const auto ec = run(timeout, [&](auto handler) {
-        asio::async_write(*stream, asio::buffer(body.data() + off, n), handler);
+        with_stream(
+            [&](auto& s) { asio::async_write(s, asio::buffer(body.data() + off, n), handler); });
       });
       if (ec) return ec;
       off += n;
@@ -221,8 +354,9 @@ struct connection::impl {
                          bool may_be_stale) {
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    auto ec = run(
-        timeout, [&](auto handler) { bhttp::async_read_header(*stream, buffer, parser, handler); });
+    auto ec = run(timeout, [&](auto handler) {
+      with_stream([&](auto& s) { bhttp::async_read_header(s, buffer, parser, handler); });
+    });
     if (ec) fail(ec, may_be_stale && !parser.got_some(), "reading the response");
 
     response r;
@@ -236,7 +370,9 @@ struct connection::impl {
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      ec = run(timeout, [&](auto handler) { bhttp::async_read(*stream, buffer, parser, handler); });
+      ec = run(timeout, [&](auto handler) {
+        with_stream([&](auto& s) { bhttp::async_read(s, buffer, parser, handler); });
+      });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) fail(ec, false, "reading the response body");
       const std::size_t n = chunk.size() - parser.get().body().size;
@@ -267,8 +403,9 @@ struct connection::impl {
     const auto timeout = req.timeout.value_or(io_timeout);
     auto head = make_header(req);
     bhttp::request_serializer<bhttp::empty_body> serializer(head);
-    auto ec = run(timeout,
-                  [&](auto handler) { bhttp::async_write_header(*stream, serializer, handler); });
+    auto ec = run(timeout, [&](auto handler) {
+      with_stream([&](auto& s) { bhttp::async_write_header(s, serializer, handler); });
+    });
     if (ec) fail(ec, true, "sending the request");
 
     const bool expect = req.expect_continue && req.body_size() != 0;
@@ -300,8 +437,8 @@ struct connection::impl {
   }
 };
 
-connection::connection(server_url url, std::chrono::seconds io_timeout)
-    : impl_(std::make_unique<impl>(std::move(url), io_timeout)) {}
+connection::connection(server_url url, tls_options tls, std::chrono::seconds io_timeout)
+    : impl_(std::make_unique<impl>(std::move(url), std::move(tls), io_timeout)) {}
 
 connection::~connection() = default;
 

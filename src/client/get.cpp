@@ -228,7 +228,7 @@ void rename_or_throw(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 int run_get(const common_options& common, const get_options& options) {
-  api_session session(make_endpoint(common.url, common.key));
+  api_session session(make_endpoint(common.url, common.key, common.cacert));
   remote_file file = fetch_meta(session, options.id);
   const fs::path out = output_path(options.output, file);
   const fs::path part = out.string() + ".part";

@@ -18,7 +18,7 @@ namespace {
 constexpr std::size_t page_size = 1000;
 
 api_session open_session(const common_options& common) {
-  return api_session(make_endpoint(common.url, common.key));
+  return api_session(make_endpoint(common.url, common.key, common.cacert));
 }
 
 // The target of the rel="next" link (RFC 8288), as a path on the server; "" if there is none.

@@ -346,7 +346,7 @@ int run_put(const common_options& common, const put_options& options) {
     }
     limiter.emplace(*rate);
   }
-  endpoint ep = make_endpoint(common.url, common.key);
+  endpoint ep = make_endpoint(common.url, common.key, common.cacert);
   uploader up(options, ep, limiter ? &*limiter : nullptr);
   int status = 0;
   for (const auto& arg : options.files) {

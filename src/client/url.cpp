@@ -12,7 +12,7 @@ namespace {
 
 [[noreturn]] void bad_url(std::string_view text, std::string_view why) {
   throw client_error("invalid server URL '" + std::string(text) + "': " + std::string(why) +
-                     " (expected http://HOST[:PORT][/PREFIX], set with --url or SHAREBOX_URL)");
+                     " (expected http[s]://HOST[:PORT][/PREFIX], set with --url or SHAREBOX_URL)");
 }
 
 std::uint16_t parse_port(std::string_view text, std::string_view digits) {
@@ -47,12 +47,7 @@ server_url parse_server_url(std::string_view text) {
   u.scheme = std::string(text.substr(0, sep));
   for (char& c : u.scheme)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (u.scheme == "https") {
-    throw client_error(
-        "https:// URLs are not supported yet (TLS support comes later): use an "
-        "http:// URL, e.g. through a local TLS-terminating proxy");
-  }
-  if (u.scheme != "http") bad_url(text, "only http:// is supported");
+  if (u.scheme != "http" && u.scheme != "https") bad_url(text, "only http:// and https://");
 
   std::string_view rest = text.substr(sep + 3);
   if (rest.find_first_of("?#") != std::string_view::npos) bad_url(text, "no query or fragment");
@@ -66,7 +61,7 @@ server_url parse_server_url(std::string_view text) {
     path.remove_suffix(1);
   u.prefix = std::string(path);
 
-  u.port = 80;
+  u.port = u.scheme == "https" ? 443 : 80;
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) bad_url(text, "unterminated IPv6 address");

@@ -2,35 +2,33 @@
 
 #include <vector>
 
-#include "sharebox/transport/http_session.hpp"
-
 namespace sharebox::transport {
 
-void connection_registry::add(const std::shared_ptr<http_session>& s) {
+void connection_registry::add(const std::shared_ptr<registered_connection>& c) {
   std::lock_guard lock(mutex_);
-  sessions_.emplace(s.get(), s);
+  connections_.emplace(c.get(), c);
 }
 
-void connection_registry::remove(const http_session* s) {
+void connection_registry::remove(const registered_connection* c) {
   std::lock_guard lock(mutex_);
-  sessions_.erase(s);
+  connections_.erase(c);
 }
 
 void connection_registry::shutdown_all() {
-  std::vector<std::shared_ptr<http_session>> live;
+  std::vector<std::shared_ptr<registered_connection>> live;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [_, weak] : sessions_) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
+    for (auto& [_, weak] : connections_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
     }
   }
-  for (auto& s : live)
-    s->shutdown();
+  for (auto& c : live)
+    c->shutdown();
 }
 
 std::size_t connection_registry::size() const {
   std::lock_guard lock(mutex_);
-  return sessions_.size();
+  return connections_.size();
 }
 
 }  // namespace sharebox::transport

@@ -71,10 +71,11 @@ class queued_sink : public http::message_sink,
   bool closed_ = false;
 };
 
-class ws_sink final : public queued_sink<ws_sink> {
+template <typename Stream>
+class ws_sink final : public queued_sink<ws_sink<Stream>> {
  public:
-  ws_sink(beast::tcp_stream&& s, http::route_metrics& route)
-      : queued_sink(s.get_executor()), ws_(std::move(s)), route_(route) {}
+  ws_sink(Stream&& s, http::route_metrics& route)
+      : queued_sink<ws_sink>(s.get_executor()), ws_(std::move(s)), route_(route) {}
   // One shared buffer for every connection a message fans out to.
   std::shared_ptr<const std::string> frame(const std::string&,
                                            std::shared_ptr<const std::string> text) {
@@ -87,17 +88,20 @@ class ws_sink final : public queued_sink<ws_sink> {
     ws_.async_write(asio::buffer(msg), std::forward<Handler>(h));
   }
   void abort() { beast::get_lowest_layer(ws_).close(); }
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
 
  private:
   http::route_metrics& route_;
 };
 
-class sse_sink final : public queued_sink<sse_sink> {
+template <typename Stream>
+class sse_sink final : public queued_sink<sse_sink<Stream>> {
  public:
-  sse_sink(beast::tcp_stream& s, std::chrono::milliseconds write_timeout,
-           http::route_metrics& route)
-      : queued_sink(s.get_executor()), stream_(s), write_timeout_(write_timeout), route_(route) {}
+  sse_sink(Stream& s, std::chrono::milliseconds write_timeout, http::route_metrics& route)
+      : queued_sink<sse_sink>(s.get_executor()),
+        stream_(s),
+        write_timeout_(write_timeout),
+        route_(route) {}
   std::shared_ptr<const std::string> frame(const std::string& kind,
                                            const std::shared_ptr<const std::string>& text) {
     return std::make_shared<const std::string>("event: " + kind + "\ndata: " + *text + "\n\n");
@@ -105,18 +109,39 @@ class sse_sink final : public queued_sink<sse_sink> {
   template <typename Handler>
   void write(const std::string& msg, Handler&& h) {
     route_.add_bytes_out(msg.size());
-    stream_.expires_after(write_timeout_);
+    beast::get_lowest_layer(stream_).expires_after(write_timeout_);
     asio::async_write(stream_, asio::buffer(msg), std::forward<Handler>(h));
   }
-  void abort() { stream_.socket().cancel(); }
+  void abort() { beast::get_lowest_layer(stream_).socket().cancel(); }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   std::chrono::milliseconds write_timeout_;
   http::route_metrics& route_;
 };
 constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
 constexpr std::uint64_t drain_limit = 64 * 1024;
+// How long a closing TLS connection waits for the client's close_notify.
+constexpr std::chrono::seconds tls_close_timeout{2};
+// File bytes read per TLS write: sendfile(2) cannot encrypt, so they pass through user space.
+constexpr std::size_t tls_file_slice = 256 * 1024;
+
+// Discards what the client still sends, for a moment, before the connection closes: closing
+// with unread bytes makes the kernel send RST, which can destroy a response the client has not
+// read yet. Reads go through `s`; `lowest` bounds them.
+template <typename S>
+awaitable<void> discard_input(S& s, beast::tcp_stream& lowest) {
+  std::array<char, 16 * 1024> scratch;
+  std::size_t discarded = 0;
+  lowest.expires_after(std::chrono::seconds(2));
+  error_code ec;
+  while (discarded < (16u << 20)) {
+    const std::size_t n = co_await s.async_read_some(asio::buffer(scratch),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    discarded += n;
+  }
+}
 
 // The header block exactly as Beast's serializer writes it. Beast walks a buffer sequence of
 // several views per field to do it, which cost more than the rest of sending a small response.
@@ -149,9 +174,13 @@ void append_header(const bhttp::response_header<>& h, std::string& out) {
 }
 
 bool is_disconnect(const error_code& ec) {
+  // Over TLS, a client that closes without close_notify truncates the stream, and any TLS
+  // error leaves nothing an HTTP answer could be sent through.
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-         ec == beast::error::timeout || ec == asio::error::broken_pipe;
+         ec == beast::error::timeout || ec == asio::error::broken_pipe ||
+         ec.category() == asio::error::get_ssl_category() ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 bool valid_request_id(std::string_view id) {
@@ -182,10 +211,11 @@ void new_request_id(std::string& out) {
 
 }  // namespace
 
-http_session::http_session(tcp::socket socket, const limits& lim,
-                           std::shared_ptr<const request_handler> handler,
-                           connection_registry& registry, http::request_metrics& metrics)
-    : stream_(std::move(socket)),
+template <typename Stream>
+http_session<Stream>::http_session(Stream stream, const limits& lim,
+                                   std::shared_ptr<const request_handler> handler,
+                                   connection_registry& registry, http::request_metrics& metrics)
+    : stream_(std::move(stream)),
       write_timer_(stream_.get_executor()),
       idle_timer_(stream_.get_executor()),
       limits_(lim),
@@ -195,18 +225,20 @@ http_session::http_session(tcp::socket socket, const limits& lim,
   buffer_.reserve(64 * 1024);
 }
 
-http_session::~http_session() {
+template <typename Stream>
+http_session<Stream>::~http_session() {
   registry_.remove(this);
 }
 
-void http_session::start() {
-  auto self = shared_from_this();
+template <typename Stream>
+void http_session<Stream>::start() {
+  auto self = this->shared_from_this();
   registry_.add(self);
   error_code ec;
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  tcp().socket().set_option(tcp::no_delay(true), ec);
   // Responses are sent at once where the socket takes them (write_buffers) and files with
   // sendfile(2): neither may block the network thread.
-  stream_.socket().native_non_blocking(true, ec);
+  if constexpr (!is_tls) stream_.socket().native_non_blocking(true, ec);
   asio::co_spawn(stream_.get_executor(), run(), [self](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -217,20 +249,28 @@ void http_session::start() {
   });
 }
 
-void http_session::shutdown() {
-  asio::post(write_timer_.get_executor(), [self = shared_from_this()] {
+template <typename Stream>
+void http_session<Stream>::shutdown() {
+  asio::post(write_timer_.get_executor(), [self = this->shared_from_this()] {
     self->closing_ = true;
-    if (self->idle_ && !self->stream_moved_) self->stream_.cancel();
+    if (self->idle_ && !self->stream_moved_) self->tcp().cancel();
     if (self->on_shutdown_) self->on_shutdown_();
   });
 }
 
-awaitable<void> http_session::run() {
+template <typename Stream>
+awaitable<void> http_session<Stream>::run() {
   // The idle timer's handler holds the session: cancel it however the connection ends.
   struct cancel_on_exit {
     asio::steady_timer& timer;
     ~cancel_on_exit() { timer.cancel(); }
   } idle_timer_guard{idle_timer_};
+  if constexpr (is_tls) {
+    if (!co_await accept_tls()) {
+      tcp().close();
+      co_return;
+    }
+  }
   while (!closing_) {
     if (!co_await read_request_header()) break;
     co_await serve_request();
@@ -238,11 +278,70 @@ awaitable<void> http_session::run() {
   }
   if (stream_moved_) co_return;
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  if constexpr (is_tls) {
+    // close_notify, so the client knows the response was not cut short; the wait for its own
+    // close_notify is bounded (a silent client may never send one).
+    tcp().expires_after(tls_close_timeout);
+    co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+  tcp().close();
 }
 
-awaitable<bool> http_session::read_request_header() {
+template <typename Stream>
+awaitable<bool> http_session<Stream>::accept_tls() {
+  if constexpr (is_tls) {
+    // The client hello and the whole handshake share the header timeout: a client that connects
+    // and stalls holds the connection no longer than one that stalls in its request header.
+    tcp().expires_after(limits_.header_timeout);
+    error_code ec;
+    const bool hello = co_await beast::async_detect_ssl(
+        tcp(), buffer_, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    if (!hello) {
+      co_await refuse_plain_http();
+      co_return false;
+    }
+    const std::size_t used =
+        co_await stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::debug("TLS handshake failed: {}", ec.message());
+      co_return false;
+    }
+    buffer_.consume(used);
+  }
+  co_return true;
+}
+
+template <typename Stream>
+awaitable<void> http_session<Stream>::refuse_plain_http() {
+  // A plain HTTP request on the TLS port: a short answer in plain text instead of a handshake
+  // that would never complete. Its header is not read; the lingering close below keeps the
+  // unread bytes from resetting the connection under the answer.
+  new_request_id(request_id_);
+  started_ = clock::now();
+  auto res = http::problem_response(
+      http::problem{bhttp::status::bad_request,
+                    "tls_required",
+                    "This port speaks HTTPS only: use https:// (and wss:// for WebSockets).",
+                    {}});
+  res.keep_alive(false);
+  res.set("X-Request-Id", request_id_);
+  tcp().expires_after(limits_.write_timeout);
+  error_code ec;
+  header_bytes_out_ =
+      co_await bhttp::async_write(tcp(), res, asio::redirect_error(asio::use_awaitable, ec));
+  status_ = res.result_int();
+  finish_request(status_);
+  if (ec) co_return;
+  tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) co_await discard_input(tcp(), tcp());
+}
+
+template <typename Stream>
+awaitable<bool> http_session<Stream>::read_request_header() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   // Limits are the handlers' business (413 before reading). Not boost::none: Beast 1.74
@@ -261,7 +360,7 @@ awaitable<bool> http_session::read_request_header() {
     buffer_.consume(header_bytes);
     if (ec == bhttp::error::need_more) {
       ec = {};
-      stream_.expires_after(limits_.header_timeout);
+      tcp().expires_after(limits_.header_timeout);
       header_bytes += co_await bhttp::async_read_header(
           stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -316,27 +415,37 @@ awaitable<bool> http_session::read_request_header() {
   co_return true;
 }
 
-awaitable<error_code> http_session::wait_for_request() {
+template <typename Stream>
+awaitable<error_code> http_session<Stream>::wait_for_request() {
   // Straight on the socket: beast::tcp_stream would arm and cancel its timer for every read.
   idle_deadline_ = clock::now() + limits_.idle_timeout;
   if (!idle_timer_armed_) arm_idle_timer();
   awaiting_request_ = true;
   error_code ec;
-  const std::size_t n = co_await stream_.socket().async_read_some(
-      buffer_.prepare(64 * 1024), asio::redirect_error(asio::use_awaitable, ec));
+  std::size_t n = 0;
+  if constexpr (is_tls) {
+    // Through the TLS stream, without a deadline of the TCP stream's own: the idle timer's.
+    tcp().expires_never();
+    n = co_await stream_.async_read_some(buffer_.prepare(64 * 1024),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    n = co_await stream_.socket().async_read_some(buffer_.prepare(64 * 1024),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+  }
   buffer_.commit(n);
   awaiting_request_ = false;
   if (ec == asio::error::operation_aborted && idle_timed_out_) ec = beast::error::timeout;
   co_return ec;
 }
 
-void http_session::arm_idle_timer() {
+template <typename Stream>
+void http_session<Stream>::arm_idle_timer() {
   // Every request pushes the idle deadline back, but the timer is not re-armed for it: when it
   // fires before the deadline it re-arms itself. A busy connection so costs one timer operation
   // per idle timeout instead of one per request.
   idle_timer_armed_ = true;
   idle_timer_.expires_at(idle_deadline_);
-  idle_timer_.async_wait([self = shared_from_this()](error_code ec) {
+  idle_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
     self->idle_timer_armed_ = false;
     if (ec || !self->awaiting_request_) return;  // cancelled, or busy: the next wait re-arms it
     if (clock::now() < self->idle_deadline_) {
@@ -345,17 +454,18 @@ void http_session::arm_idle_timer() {
     }
     self->idle_timed_out_ = true;
     error_code ignored;
-    self->stream_.socket().cancel(ignored);
+    self->tcp().socket().cancel(ignored);
   });
 }
 
-awaitable<void> http_session::answer_early(bhttp::status status, std::string code,
-                                           std::string detail) {
+template <typename Stream>
+awaitable<void> http_session<Stream>::answer_early(bhttp::status status, std::string code,
+                                                   std::string detail) {
   // No request to speak of: answer once and close, without waiting for a body.
   auto res = http::problem_response(http::problem{status, std::move(code), std::move(detail), {}});
   res.keep_alive(false);
   res.set("X-Request-Id", request_id_);
-  stream_.expires_after(limits_.write_timeout);
+  tcp().expires_after(limits_.write_timeout);
   error_code ec;
   header_bytes_out_ =
       co_await bhttp::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
@@ -364,7 +474,8 @@ awaitable<void> http_session::answer_early(bhttp::status status, std::string cod
   if (!ec) co_await lingering_close();
 }
 
-awaitable<void> http_session::serve_request() {
+template <typename Stream>
+awaitable<void> http_session<Stream>::serve_request() {
   std::string failure;
   bool io_failed = false;
   try {
@@ -405,7 +516,8 @@ awaitable<void> http_session::serve_request() {
   finish_request(status_);
 }
 
-awaitable<void> http_session::finish_body_or_close() {
+template <typename Stream>
+awaitable<void> http_session<Stream>::finish_body_or_close() {
   if (keep_alive_) {
     std::array<char, 16 * 1024> scratch;
     try {
@@ -420,39 +532,40 @@ awaitable<void> http_session::finish_body_or_close() {
   co_await lingering_close();
 }
 
-awaitable<void> http_session::lingering_close() {
+template <typename Stream>
+awaitable<void> http_session<Stream>::lingering_close() {
   // Closing with unread request bytes makes the kernel send RST, which can destroy the response
   // before the client reads it. Half-close, then discard what is in flight for a moment.
   keep_alive_ = false;
-  error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  if (ec) co_return;
-  std::array<char, 16 * 1024> scratch;
-  std::size_t discarded = 0;
-  stream_.expires_after(std::chrono::seconds(2));
-  while (discarded < (16u << 20)) {
-    const std::size_t n = co_await stream_.async_read_some(
-        asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    discarded += n;
+  // TLS has no half-close: the client learns the response is complete from its length (and
+  // Connection: close), and run() sends close_notify once the client is done sending.
+  if constexpr (!is_tls) {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
   }
-  stream_.close();
+  co_await discard_input(stream_, tcp());
+  if constexpr (!is_tls) stream_.close();
 }
 
-const http::request_header& http_session::request() const {
+template <typename Stream>
+const http::request_header& http_session<Stream>::request() const {
   return parser_->get();
 }
 
-std::optional<std::uint64_t> http_session::content_length() const {
+template <typename Stream>
+std::optional<std::uint64_t> http_session<Stream>::content_length() const {
   return parser_->content_length() ? std::optional<std::uint64_t>(*parser_->content_length())
                                    : std::nullopt;
 }
 
-bool http_session::body_complete() const {
+template <typename Stream>
+bool http_session<Stream>::body_complete() const {
   return body_done_;
 }
 
-awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
+template <typename Stream>
+awaitable<std::size_t> http_session<Stream>::read_body(void* data, std::size_t size) {
   if (body_done_ || size == 0) co_return 0;
   if (continue_pending_ && !response_sent_) {
     continue_pending_ = false;
@@ -467,7 +580,7 @@ awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
       n = asio::buffer_copy(asio::buffer(data, want), buffer_.data());
       buffer_.consume(n);
     } else {
-      stream_.expires_after(limits_.read_timeout);
+      tcp().expires_after(limits_.read_timeout);
       n = co_await stream_.async_read_some(asio::buffer(data, want), asio::use_awaitable);
     }
     body_remaining_ -= n;
@@ -479,7 +592,7 @@ awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
     auto& body = parser_->get().body();
     body.data = data;
     body.size = size;
-    stream_.expires_after(limits_.read_timeout);
+    tcp().expires_after(limits_.read_timeout);
     error_code ec;
     co_await bhttp::async_read_some(stream_, buffer_, *parser_,
                                     asio::redirect_error(asio::use_awaitable, ec));
@@ -492,7 +605,8 @@ awaitable<std::size_t> http_session::read_body(void* data, std::size_t size) {
   }
 }
 
-void http_session::prepare_common(bhttp::fields& f, bool& keep_alive) {
+template <typename Stream>
+void http_session<Stream>::prepare_common(bhttp::fields& f, bool& keep_alive) {
   const bool drainable =
       body_done_ || (body_mode_ == body_mode::length && body_remaining_ <= drain_limit);
   // A client still waiting for 100 Continue may or may not send its body now that a final
@@ -507,7 +621,8 @@ void http_session::prepare_common(bhttp::fields& f, bool& keep_alive) {
   if (!http11 && keep_alive) f.set(bhttp::field::connection, "keep-alive");
 }
 
-awaitable<void> http_session::send(bhttp::response<bhttp::string_body> res) {
+template <typename Stream>
+awaitable<void> http_session<Stream>::send(bhttp::response<bhttp::string_body> res) {
   res.version(request().version());
   prepare_common(res.base(), keep_alive_);
   const auto status = res.result();
@@ -530,8 +645,9 @@ awaitable<void> http_session::send(bhttp::response<bhttp::string_body> res) {
   release_out_buffer();
 }
 
-awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
-                                        std::vector<http::body_piece> pieces) {
+template <typename Stream>
+awaitable<void> http_session<Stream>::send_file(bhttp::response_header<> header, int fd,
+                                                std::vector<http::body_piece> pieces) {
   header.version(request().version());
   prepare_common(header, keep_alive_);
   status_ = header.result_int();
@@ -583,21 +699,27 @@ awaitable<void> http_session::send_file(bhttp::response_header<> header, int fd,
   }
 }
 
-awaitable<void> http_session::write_buffer(asio::const_buffer b) {
+template <typename Stream>
+awaitable<void> http_session<Stream>::write_buffer(asio::const_buffer b) {
   co_await write_buffers(b);
 }
 
-awaitable<void> http_session::write_buffers(asio::const_buffer first, asio::const_buffer second) {
+template <typename Stream>
+awaitable<void> http_session<Stream>::write_buffers(asio::const_buffer first,
+                                                    asio::const_buffer second) {
   std::array<asio::const_buffer, 2> buffers{first, second};
   if (!send_now(buffers)) co_await send_rest(buffers);
 }
 
-bool http_session::send_now(std::array<asio::const_buffer, 2>& buffers, int flags) {
+template <typename Stream>
+bool http_session<Stream>::send_now(std::array<asio::const_buffer, 2>& buffers, int flags) {
   // Most responses fit in the socket's send buffer: send at once (the socket is non-blocking),
   // and wait (with the write timeout) only for what does not fit. A plain async_write would
   // arm and cancel a timer and complete through the scheduler even when nothing has to wait.
+  // Over TLS everything is encrypted on its way: send_rest writes it all.
+  if constexpr (is_tls) return buffers[0].size() == 0 && buffers[1].size() == 0;
   error_code ec;
-  std::size_t sent = stream_.socket().send(buffers, flags, ec);
+  std::size_t sent = tcp().socket().send(buffers, flags, ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     throw boost::system::system_error(ec);
   }
@@ -610,19 +732,27 @@ bool http_session::send_now(std::array<asio::const_buffer, 2>& buffers, int flag
   return buffers[0].size() == 0 && buffers[1].size() == 0;
 }
 
-awaitable<void> http_session::send_rest(std::array<asio::const_buffer, 2> buffers) {
-  stream_.expires_after(limits_.write_timeout);
+template <typename Stream>
+awaitable<void> http_session<Stream>::send_rest(std::array<asio::const_buffer, 2> buffers) {
+  tcp().expires_after(limits_.write_timeout);
   co_await asio::async_write(stream_, buffers, asio::use_awaitable);
 }
 
-void http_session::release_out_buffer() {
+template <typename Stream>
+void http_session<Stream>::release_out_buffer() {
   // Kept between responses so that small ones need no allocation; a large one's is not kept
   // for the life of an idle keep-alive connection.
   if (out_.capacity() > 16 * 1024) std::string().swap(out_);
 }
 
-awaitable<void> http_session::send_file_range(int fd, std::uint64_t offset, std::uint64_t length) {
-  auto& socket = stream_.socket();
+template <typename Stream>
+awaitable<void> http_session<Stream>::send_file_range(int fd, std::uint64_t offset,
+                                                      std::uint64_t length) {
+  if constexpr (is_tls) {
+    co_await copy_file_range_tls(fd, offset, length);
+    co_return;
+  }
+  auto& socket = tcp().socket();
   socket.native_non_blocking(true);
   auto off = static_cast<off_t>(offset);
   while (length > 0) {
@@ -641,43 +771,68 @@ awaitable<void> http_session::send_file_range(int fd, std::uint64_t offset, std:
   }
 }
 
-awaitable<void> http_session::wait_writable() {
+template <typename Stream>
+awaitable<void> http_session<Stream>::copy_file_range_tls(int fd, std::uint64_t offset,
+                                                          std::uint64_t length) {
+  const auto slice = static_cast<std::size_t>(std::min<std::uint64_t>(length, tls_file_slice));
+  const std::unique_ptr<char[]> buf(new char[slice]);
+  while (length > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length, slice));
+    const ssize_t n = ::pread(fd, buf.get(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("pread");
+    if (n == 0) {
+      throw boost::system::system_error(asio::error::eof, "pread: file shorter than expected");
+    }
+    tcp().expires_after(limits_.write_timeout);
+    co_await asio::async_write(stream_, asio::buffer(buf.get(), static_cast<std::size_t>(n)),
+                               asio::use_awaitable);
+    offset += static_cast<std::uint64_t>(n);
+    length -= static_cast<std::uint64_t>(n);
+  }
+}
+
+template <typename Stream>
+awaitable<void> http_session<Stream>::wait_writable() {
   // Asio 1.74 has no awaitable operators to race two waits, so the timer cancels the socket.
   // The generation guards against a timer that fired just as the wait completed.
   const std::uint64_t generation = ++write_wait_generation_;
   write_timer_.expires_after(limits_.write_timeout);
-  write_timer_.async_wait([this, self = shared_from_this(), generation](error_code ec) {
-    if (!ec && generation == write_wait_generation_) stream_.socket().cancel();
+  write_timer_.async_wait([this, self = this->shared_from_this(), generation](error_code ec) {
+    if (!ec && generation == write_wait_generation_) tcp().socket().cancel();
   });
   error_code ec;
-  co_await stream_.socket().async_wait(tcp::socket::wait_write,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+  co_await tcp().socket().async_wait(tcp::socket::wait_write,
+                                     asio::redirect_error(asio::use_awaitable, ec));
   ++write_wait_generation_;
   write_timer_.cancel();
   if (ec == asio::error::operation_aborted) ec = beast::error::timeout;
   if (ec) throw boost::system::system_error(ec);
 }
 
-void http_session::release_read_buffer() {
+template <typename Stream>
+void http_session<Stream>::release_read_buffer() {
   // After an upgrade the WebSocket stream reads with its own buffer; the HTTP read buffer (64 KiB
   // reserved) would otherwise stay allocated for the life of every WebSocket connection. Bytes
   // the client sent after its upgrade request cannot be here: it must wait for our 101 first.
   buffer_ = beast::flat_buffer();
 }
 
-bool http_session::is_websocket_upgrade() const {
+template <typename Stream>
+bool http_session<Stream>::is_websocket_upgrade() const {
   return websocket::is_upgrade(parser_->get());
 }
 
-awaitable<void> http_session::stream_websocket(
+template <typename Stream>
+awaitable<void> http_session<Stream>::stream_websocket(
     std::function<void(std::shared_ptr<http::message_sink>)> on_open) {
   response_sent_ = true;
   keep_alive_ = false;
   status_ = 101;
   streamed_ = true;
-  stream_.expires_never();
+  tcp().expires_never();
   stream_moved_ = true;
-  auto sink = std::make_shared<ws_sink>(std::move(stream_), route());
+  auto sink = std::make_shared<ws_sink<Stream>>(std::move(stream_), route());
   auto& ws = sink->ws_;
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.read_message_max(64 * 1024);
@@ -685,7 +840,7 @@ awaitable<void> http_session::stream_websocket(
       [id = request_id_](websocket::response_type& r) { r.set("X-Request-Id", id); }));
   co_await ws.async_accept(parser_->get(), asio::use_awaitable);
   const auto open = route().open_stream(http::route_metrics::stream_kind::websocket);
-  on_shutdown_ = [weak = std::weak_ptr<ws_sink>(sink)] {
+  on_shutdown_ = [weak = std::weak_ptr<ws_sink<Stream>>(sink)] {
     if (auto s = weak.lock()) s->close();
   };
   if (closing_) sink->close();
@@ -706,9 +861,10 @@ awaitable<void> http_session::stream_websocket(
 
 namespace {
 
+template <typename Stream>
 class ws_channel final : public http::websocket_channel {
  public:
-  ws_channel(websocket::stream<beast::tcp_stream>& ws, std::chrono::milliseconds write_timeout,
+  ws_channel(websocket::stream<Stream>& ws, std::chrono::milliseconds write_timeout,
              http::route_metrics& route)
       : ws_(ws), timer_(ws.get_executor()), write_timeout_(write_timeout), route_(route) {}
 
@@ -751,7 +907,7 @@ class ws_channel final : public http::websocket_channel {
   }
 
  private:
-  websocket::stream<beast::tcp_stream>& ws_;
+  websocket::stream<Stream>& ws_;
   asio::steady_timer timer_;
   std::chrono::milliseconds write_timeout_;
   http::route_metrics& route_;
@@ -759,16 +915,17 @@ class ws_channel final : public http::websocket_channel {
 
 }  // namespace
 
-awaitable<void> http_session::converse_websocket(
+template <typename Stream>
+awaitable<void> http_session<Stream>::converse_websocket(
     std::size_t max_message_bytes,
     std::function<awaitable<void>(http::websocket_channel&)> conversation) {
   response_sent_ = true;
   keep_alive_ = false;
   status_ = 101;
   streamed_ = true;
-  stream_.expires_never();
+  tcp().expires_never();
   stream_moved_ = true;
-  auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream_));
+  auto ws = std::make_shared<websocket::stream<Stream>>(std::move(stream_));
   // Pings after half the idle time find a vanished client; one that never answers is dropped.
   websocket::stream_base::timeout t{};
   t.handshake_timeout = limits_.header_timeout;
@@ -788,7 +945,7 @@ awaitable<void> http_session::converse_websocket(
   };
   if (closing_) on_shutdown_();
   release_read_buffer();
-  ws_channel channel(*ws, limits_.write_timeout, route());
+  ws_channel<Stream> channel(*ws, limits_.write_timeout, route());
   std::exception_ptr failure;
   try {
     co_await conversation(channel);
@@ -800,7 +957,8 @@ awaitable<void> http_session::converse_websocket(
   if (failure) std::rethrow_exception(failure);
 }
 
-awaitable<void> http_session::stream_sse(
+template <typename Stream>
+awaitable<void> http_session<Stream>::stream_sse(
     std::function<void(std::shared_ptr<http::message_sink>)> on_open) {
   bhttp::response_header<> h;
   h.result(bhttp::status::ok);
@@ -820,8 +978,8 @@ awaitable<void> http_session::stream_sse(
   co_await write_buffer(asio::buffer(head));
 
   const auto open = route().open_stream(http::route_metrics::stream_kind::sse);
-  auto sink = std::make_shared<sse_sink>(stream_, limits_.write_timeout, route());
-  on_shutdown_ = [weak = std::weak_ptr<sse_sink>(sink)] {
+  auto sink = std::make_shared<sse_sink<Stream>>(stream_, limits_.write_timeout, route());
+  on_shutdown_ = [weak = std::weak_ptr<sse_sink<Stream>>(sink)] {
     if (auto s = weak.lock()) s->close();
   };
   on_open(sink);
@@ -838,7 +996,7 @@ awaitable<void> http_session::stream_sse(
   ping.async_wait(tick);
   std::array<char, 1024> scratch;
   while (!sink->closed() && !closing_) {
-    stream_.expires_never();
+    tcp().expires_never();
     error_code ec;
     co_await stream_.async_read_some(asio::buffer(scratch),
                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -852,13 +1010,15 @@ awaitable<void> http_session::stream_sse(
   co_await ping.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-http::route_metrics& http_session::route() noexcept {
+template <typename Stream>
+http::route_metrics& http_session<Stream>::route() noexcept {
   if (route_) return *route_;
   const bool have_request = parser_ && parser_->is_header_done();
   return metrics_.unmatched(have_request ? parser_->get().method() : bhttp::verb::unknown);
 }
 
-void http_session::finish_request(unsigned status) {
+template <typename Stream>
+void http_session<Stream>::finish_request(unsigned status) {
   const auto took = clock::now() - started_;
   std::optional<std::chrono::nanoseconds> latency;
   if (!streamed_) latency = took;
@@ -867,7 +1027,8 @@ void http_session::finish_request(unsigned status) {
   log_access(status, took);
 }
 
-void http_session::log_access(unsigned status, clock::duration took) {
+template <typename Stream>
+void http_session<Stream>::log_access(unsigned status, clock::duration took) {
   const bool have_request = parser_ && parser_->is_header_done();
   transport::log_access({
       .request_id = request_id_,
@@ -880,5 +1041,8 @@ void http_session::log_access(unsigned status, clock::duration took) {
       .duration_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
   });
 }
+
+template class http_session<plain_stream>;
+template class http_session<tls_stream>;
 
 }  // namespace sharebox::transport

@@ -507,7 +507,8 @@ TEST_F(ClientCli, UnreachableServerIsNamed) {
   write_generated(dir_ / "f.bin", 10, 11);
   EXPECT_TRUE(failed_with_message(sharebox({"put", (dir_ / "f.bin").string(), "--url", where}),
                                   "cannot connect to " + where));
-  EXPECT_TRUE(failed_with_message(sharebox({"ls", "--url", "https://127.0.0.1:1"}), "https://"));
+  EXPECT_TRUE(failed_with_message(sharebox({"ls", "--url", "https://127.0.0.1:1"}),
+                                  "cannot connect to https://127.0.0.1:1"));
 }
 
 class ClientCliMaxFileSize : public ClientCli {

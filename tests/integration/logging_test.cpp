@@ -54,6 +54,20 @@ class Logging : public alice_test, public ::testing::WithParamInterface<std::str
     EXPECT_TRUE(is_problem(anonymous().get("/files?limit=5&key=" + key_), 401));
     EXPECT_TRUE(is_problem(anonymous().get("/files?token=" + key_), 401));
 
+    // Keys issued over the admin API: in response bodies only; used, revoked, refused.
+    auto created = admin().post_json("/admin/users", R"({"name":"bob"})");
+    EXPECT_TRUE(has_status(created, 201));
+    const std::string bob_key = json_body(created)["key"]["key"];
+    secrets.push_back(bob_key);
+    EXPECT_TRUE(has_status(client(bob_key).get("/files"), 200));
+    auto issued = admin().post_json("/admin/users/bob/keys", R"({"label":"ci"})");
+    EXPECT_TRUE(has_status(issued, 201));
+    const auto second = json_body(issued);
+    secrets.push_back(second["key"]);
+    EXPECT_TRUE(
+        has_status(admin().del("/admin/users/bob/keys/" + second["id"].get<std::string>()), 204));
+    EXPECT_TRUE(is_problem(client(second["key"]).get("/files"), 401));
+
     // A browser sign-in: the key in the body, the token in the cookie.
     auto signed_in = anonymous().send("POST", "/auth/session",
                                       {{"Content-Type", "application/json"}, {"Origin", origin()}},

@@ -65,6 +65,8 @@ TEST_F(WebSession, SignInSetsAnHttpOnlyStrictCookieThatAuthenticates) {
   EXPECT_NE(set.find("; HttpOnly"), std::string::npos) << set;
   EXPECT_NE(set.find("; SameSite=Strict"), std::string::npos) << set;
   EXPECT_NE(set.find("; Path=/"), std::string::npos) << set;
+  // Over plain HTTP a Secure cookie would never come back.
+  EXPECT_EQ(set.find("Secure"), std::string::npos) << set;
   EXPECT_EQ(set.find(key_), std::string::npos) << "the key itself must not be in the cookie";
   const std::string cookie = set.substr(0, set.find(';'));
 

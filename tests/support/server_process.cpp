@@ -146,7 +146,7 @@ struct server_process::output_state {
   bool eof = false;
 
   void on_line(std::string line) {
-    static const std::regex listening(R"(sharebox: listening on http://127\.0\.0\.1:(\d+))");
+    static const std::regex listening(R"(sharebox: listening on https?://127\.0\.0\.1:(\d+))");
     static const std::regex key(R"(sharebox: initial admin API key: (sbx_[A-Za-z0-9_-]+))");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::smatch m;
@@ -289,7 +289,7 @@ void server_process::start() {
     if (!reaped_) kill9();
     stop_reader();
     throw std::runtime_error(
-        std::string("sharebox did not print 'sharebox: listening on http://127.0.0.1:PORT' ") +
+        std::string("sharebox did not print 'sharebox: listening on http[s]://127.0.0.1:PORT' ") +
         (exited ? "before exiting (" + (last_exit_ ? last_exit_->describe() : "?") + ")"
                 : "within " + std::to_string(startup_timeout.count()) +
                       " s (is stdout flushed after that line?)") +

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
@@ -32,6 +34,7 @@
 #include "sharebox/client/rate_limiter.hpp"
 #include "sharebox/client/state.hpp"
 #include "sharebox/client/url.hpp"
+#include "support/test_certificate.hpp"
 #include "temp_dir.hpp"
 
 using namespace sharebox::client;
@@ -146,16 +149,23 @@ TEST(ClientUrl, Ipv6HostsAreBracketedInHostHeaderAndText) {
   expect_bad_url("http://[]:8000");  // empty host
 }
 
-TEST(ClientUrl, RefusesHttpsWithTlsMessage) {
-  for (const char* text : {"https://example.org", "HTTPS://example.org:443/x"}) {
-    try {
-      parse_server_url(text);
-      ADD_FAILURE() << "accepted " << text;
-    } catch (const client_error& e) {
-      EXPECT_NE(std::string(e.what()).find("https://"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("TLS"), std::string::npos) << e.what();
-      EXPECT_EQ(e.exit_status(), 1);
-    }
+TEST(ClientUrl, ParsesHttpsWithItsDefaultPort) {
+  const auto a = parse_server_url("https://example.org");
+  EXPECT_EQ(a.scheme, "https");
+  EXPECT_EQ(a.host, "example.org");
+  EXPECT_EQ(a.port, 443);
+  EXPECT_EQ(a.text(), "https://example.org:443");
+  const auto b = parse_server_url("HTTPS://example.org:8443/x/");
+  EXPECT_EQ(b.scheme, "https");
+  EXPECT_EQ(b.port, 8443);
+  EXPECT_EQ(b.prefix, "/x");
+  EXPECT_NE(parse_server_url("http://h").text(), parse_server_url("https://h:80").text())
+      << "the scheme is part of a server's identity (resume state)";
+  try {
+    parse_server_url("ftp://example.org");
+    ADD_FAILURE() << "accepted ftp://";
+  } catch (const client_error& e) {
+    EXPECT_NE(std::string(e.what()).find("http:// and https://"), std::string::npos) << e.what();
   }
 }
 
@@ -187,7 +197,7 @@ TEST(ClientUrl, RefusesMalformedInputs) {
     const std::string what = e.what();
     EXPECT_NE(what.find("'http://host:0'"), std::string::npos) << what;
     EXPECT_NE(what.find("port"), std::string::npos) << what;
-    EXPECT_NE(what.find("http://HOST[:PORT][/PREFIX]"), std::string::npos) << what;
+    EXPECT_NE(what.find("http[s]://HOST[:PORT][/PREFIX]"), std::string::npos) << what;
   }
 }
 
@@ -215,7 +225,7 @@ TEST(ClientEndpoint, TrimsKeyAndRefusesControlCharacters) {
   EXPECT_THROW(make_endpoint("http://h", "abc\ndef"), client_error);
   EXPECT_THROW(make_endpoint("http://h", std::string("ab\0c", 4)), client_error);
   EXPECT_THROW(make_endpoint("http://h", "ab\x7f"), client_error);
-  EXPECT_THROW(make_endpoint("https://h", "key"), client_error);
+  EXPECT_EQ(make_endpoint("https://h", "key", "/ca.pem").tls.ca_file, "/ca.pem");
 }
 
 TEST(ClientEndpoint, SessionAddsBearerOnlyWithAKey) {
@@ -560,10 +570,19 @@ TEST(ClientFileIo, ReadHashAndIdentity) {
 namespace {
 
 // A one-request HTTP server on loopback: it keeps the body it receives (by Content-Length) and
-// answers 200 once it has all of it.
+// answers 200 once it has all of it. With a certificate it speaks HTTPS.
 class one_shot_server {
  public:
-  one_shot_server() {
+  explicit one_shot_server(const sharebox::test::test_certificate* tls = nullptr) {
+    if (tls != nullptr) {
+      // OpenSSL writes with write(2): a client that is gone must not kill the test with SIGPIPE.
+      std::signal(SIGPIPE, SIG_IGN);
+      ctx_ = SSL_CTX_new(TLS_server_method());
+      if (SSL_CTX_use_certificate_file(ctx_, tls->cert.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          SSL_CTX_use_PrivateKey_file(ctx_, tls->key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        throw std::runtime_error("cannot load the test certificate");
+      }
+    }
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -579,8 +598,11 @@ class one_shot_server {
   ~one_shot_server() {
     if (thread_.joinable()) thread_.join();
     ::close(fd_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (ctx_ != nullptr ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_);
+  }
   // Valid once the client's send() has returned or thrown.
   std::string body() {
     if (thread_.joinable()) thread_.join();
@@ -591,12 +613,25 @@ class one_shot_server {
   void serve() {
     const int c = ::accept(fd_, nullptr, nullptr);
     if (c < 0) return;
+    SSL* ssl = nullptr;
+    if (ctx_ != nullptr) {
+      ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, c);
+      if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        ::close(c);
+        return;
+      }
+    }
+    const auto receive = [&](char* into, std::size_t n) -> long {
+      return ssl != nullptr ? SSL_read(ssl, into, static_cast<int>(n)) : ::recv(c, into, n, 0);
+    };
     std::string in;
     char buf[65536];
     std::size_t header_end = std::string::npos;
     std::size_t length = 0;
     for (;;) {
-      const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      const long n = receive(buf, sizeof buf);
       if (n <= 0) break;
       in.append(buf, static_cast<std::size_t>(n));
       if (header_end == std::string::npos &&
@@ -607,14 +642,20 @@ class one_shot_server {
       }
       if (header_end != std::string::npos && in.size() - header_end >= length) {
         const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        (void)::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
+        if (ssl != nullptr) {
+          (void)SSL_write(ssl, ok.data(), static_cast<int>(ok.size()));
+        } else {
+          (void)::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
+        }
         break;
       }
     }
     if (header_end != std::string::npos) body_ = in.substr(header_end);
+    if (ssl != nullptr) SSL_free(ssl);
     ::close(c);
   }
 
+  SSL_CTX* ctx_ = nullptr;
   int fd_ = -1;
   unsigned short port_ = 0;
   std::thread thread_;
@@ -672,6 +713,40 @@ TEST(ClientConnection, FileBodyPastTheEndOfTheFileFailsClearly) {
     EXPECT_NE(std::string(e.what()).find("shrank"), std::string::npos) << e.what();
   }
   EXPECT_EQ(server.body().size(), 500u);  // what the file had, then the connection closed
+}
+
+// Over TLS a file body cannot go out with sendfile(2): it is read and encrypted in slices.
+TEST(ClientConnection, FileBodyIsSentOverTlsFromTheGivenRange) {
+  temp_dir certs;
+  const auto cert = sharebox::test::make_test_certificate(certs.path());
+  const std::string content = patterned_bytes((3 << 20) + 777);
+  const std::uint64_t offset = 12345;
+  file_body_case c(content, offset, content.size() - offset - 100);
+  one_shot_server server(&cert);
+  connection conn(parse_server_url(server.url()), tls_options{cert.cert.string()});
+  std::int64_t reported = 0;
+  transfer_hooks hooks;
+  hooks.on_body_sent = [&](std::int64_t n) { reported += n; };
+  EXPECT_EQ(conn.send(c.req, hooks).status, 200u);
+  EXPECT_TRUE(server.body() == content.substr(offset, content.size() - offset - 100));
+  EXPECT_EQ(reported, static_cast<std::int64_t>(content.size() - offset - 100));
+}
+
+TEST(ClientConnection, FileBodyPastTheEndOfTheFileFailsClearlyOverTls) {
+  temp_dir certs;
+  const auto cert = sharebox::test::make_test_certificate(certs.path());
+  file_body_case c(patterned_bytes(1000), 500, 1000);
+  one_shot_server server(&cert);
+  connection conn(parse_server_url(server.url()), tls_options{cert.cert.string()});
+  try {
+    conn.send(c.req);
+    ADD_FAILURE() << "a body past the end of the file was sent";
+  } catch (const client_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the file being sent shrank (read past its end)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(server.body().size(), 0u) << "nothing of a slice that cannot be read whole is sent";
 }
 
 // ---- chunks read through a mapping ----------------------------------------------------------

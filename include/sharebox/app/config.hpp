@@ -25,6 +25,9 @@ struct config {
   std::string metrics_key;      // GET /metrics wants it as a bearer token when set
   double rate_limit = 0;        // requests a second per credential; 0: no limit
   double rate_limit_burst = 0;  // bucket size; 0: max(1, 2 x rate_limit)
+  // TLS on the listen port (HTTPS and WSS), when both are set: PEM certificate chain and key.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
 
   // Resumable uploads (the seed's names are honoured as environment variables).
   std::uint64_t chunk_size = 8ull << 20;  // CHUNK_SIZE_BYTES

@@ -17,11 +17,12 @@ namespace sharebox::client {
 struct endpoint {
   server_url url;
   std::string key;  // API key; empty when none was given
+  tls_options tls;  // for https:// URLs
 };
 
-// From the --url and --key options: throws client_error for a bad URL or a key that cannot go
-// into a header. Surrounding whitespace (a key pasted with its newline) is dropped.
-endpoint make_endpoint(std::string_view url, std::string_view key);
+// From the --url, --key and --cacert options: throws client_error for a bad URL or a key that
+// cannot go into a header. Surrounding whitespace (a key pasted with its newline) is dropped.
+endpoint make_endpoint(std::string_view url, std::string_view key, std::string ca_file = {});
 
 struct retry_policy {
   int max_attempts = 8;    // connection errors and 5xx

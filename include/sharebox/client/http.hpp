@@ -20,8 +20,9 @@ class rate_limiter;
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 // A request body read from a file by sendfile(2), so its bytes are not copied through the
-// process. The descriptor must stay open during send(). sendfile takes no MSG_NOSIGNAL: a
-// process sending file bodies ignores SIGPIPE (the CLI does).
+// process (over TLS, where the bytes must be encrypted, read with pread(2) instead). The descriptor
+// must stay open during send(). sendfile takes no MSG_NOSIGNAL: a process sending file bodies
+// ignores SIGPIPE (the CLI does).
 struct file_body {
   int fd = -1;
   std::uint64_t offset = 0;
@@ -66,12 +67,19 @@ struct transfer_hooks {
   std::function<void()> on_retry;
 };
 
+// How an https:// connection checks the server's certificate: against the system's trusted CAs
+// (OpenSSL's default paths, so SSL_CERT_FILE and SSL_CERT_DIR work) and `ca_file` when given.
+struct tls_options {
+  std::string ca_file;  // PEM
+};
+
 class connection {
  public:
   static constexpr std::chrono::seconds connect_timeout{10};
   static constexpr std::chrono::seconds default_io_timeout{60};
 
-  explicit connection(server_url url, std::chrono::seconds io_timeout = default_io_timeout);
+  explicit connection(server_url url, tls_options tls = {},
+                      std::chrono::seconds io_timeout = default_io_timeout);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;

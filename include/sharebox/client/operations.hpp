@@ -10,6 +10,7 @@ namespace sharebox::client {
 struct common_options {
   std::string url = "http://127.0.0.1:8000";
   std::string key;
+  std::string cacert;  // extra trusted CA (PEM) for https:// URLs
 };
 
 struct put_options {

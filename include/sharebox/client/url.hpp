@@ -5,10 +5,9 @@
 
 namespace sharebox::client {
 
-// A parsed server URL: http://host[:port][/prefix]. Only plain HTTP for now; the scheme is kept
-// so TLS can be added without changing callers.
+// A parsed server URL: http[s]://host[:port][/prefix].
 struct server_url {
-  std::string scheme;  // "http"
+  std::string scheme;  // "http" or "https"
   std::string host;    // without IPv6 brackets
   std::uint16_t port = 0;
   std::string prefix;  // path prefix without a trailing slash, e.g. "" or "/sharebox"
@@ -21,8 +20,8 @@ struct server_url {
   std::string target(std::string_view path) const;
 };
 
-// Throws client_error with a clear message on anything that is not a usable http:// URL
-// (https:// is refused until TLS support lands).
+// Throws client_error with a clear message on anything that is not a usable http:// or https://
+// URL. The default port is 80 or 443.
 server_url parse_server_url(std::string_view text);
 
 }  // namespace sharebox::client

@@ -2,36 +2,53 @@
 // One HTTP/1.1 connection: reads request headers with limits and timeouts, hands each request
 // to the handler as an `exchange`, streams bodies in both directions, keeps the connection
 // alive when it safely can. Everything runs on the connection's strand.
+//
+// The session is a template on its stream: plain TCP (`plain_stream`) or TLS over TCP
+// (`tls_stream`), both instantiated in http_session.cpp. The plain one keeps its shortcuts
+// (direct non-blocking sends, sendfile(2)) with no per-operation indirection; the TLS one
+// handshakes first and moves every byte through the TLS stream.
 #include <array>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
+
+#include <boost/beast/ssl.hpp>
 
 #include "sharebox/http/exchange.hpp"
+#include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/transport/limits.hpp"
 
 namespace sharebox::transport {
 
-class connection_registry;
-
 using http::request_handler;
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
-class http_session final : public std::enable_shared_from_this<http_session>,
+template <typename Stream>
+class http_session final : public registered_connection,
+                           public std::enable_shared_from_this<http_session<Stream>>,
                            private http::exchange {
  public:
-  http_session(tcp::socket socket, const limits& lim,
-               std::shared_ptr<const request_handler> handler, connection_registry& registry,
-               http::request_metrics& metrics);
+  // `stream` wraps the accepted socket; a tls_stream has not handshaken yet.
+  http_session(Stream stream, const limits& lim, std::shared_ptr<const request_handler> handler,
+               connection_registry& registry, http::request_metrics& metrics);
   ~http_session() override;
 
   void start();
-  // Graceful shutdown: an idle connection closes now, a busy one after its current response.
-  void shutdown();
+  void shutdown() override;
 
  private:
   enum class body_mode { none, length, chunked };
+  static constexpr bool is_tls = !std::is_same_v<Stream, plain_stream>;
 
+  // The TCP stream under it all: where timeouts are set and sockets closed.
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
   awaitable<void> run();
+  // TLS: detects a TLS client (refusing plain HTTP) and handshakes, all within the header
+  // timeout. False if the connection is done.
+  awaitable<bool> accept_tls();
+  awaitable<void> refuse_plain_http();
   awaitable<bool> read_request_header();
   awaitable<error_code> wait_for_request();
   void arm_idle_timer();
@@ -47,6 +64,8 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   awaitable<void> send_rest(std::array<asio::const_buffer, 2> buffers);
   void release_out_buffer();
   awaitable<void> send_file_range(int fd, std::uint64_t offset, std::uint64_t length);
+  // Over TLS: the range read into memory a slice at a time and written through the stream.
+  awaitable<void> copy_file_range_tls(int fd, std::uint64_t offset, std::uint64_t length);
   awaitable<void> wait_writable();
   void prepare_common(bhttp::fields& f, bool& keep_alive);
   void release_read_buffer();
@@ -79,7 +98,7 @@ class http_session final : public std::enable_shared_from_this<http_session>,
   void set_principal(std::string_view user) override { principal_ = user; }
   void set_route(http::route_metrics& r) override { route_ = &r; }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   asio::steady_timer write_timer_;
   std::uint64_t write_wait_generation_ = 0;
   asio::steady_timer idle_timer_;
@@ -116,9 +135,11 @@ class http_session final : public std::enable_shared_from_this<http_session>,
 
   bool idle_ = true;
   bool closing_ = false;
-  bool stream_moved_ = false;
-  std::function<void()> on_shutdown_;  // closes an open stream on graceful shutdown  // handed to a
-                                       // WebSocket stream: nothing left to close here
+  bool stream_moved_ = false;          // handed to a WebSocket stream: nothing left to close here
+  std::function<void()> on_shutdown_;  // closes an open stream on graceful shutdown
 };
+
+extern template class http_session<plain_stream>;
+extern template class http_session<tls_stream>;
 
 }  // namespace sharebox::transport
