@@ -405,7 +405,8 @@ class api {
 std::vector<route_info> registered_routes() {
   const auto routes = build_routes();
   std::vector<route_info> out;
-  for (const auto& r : routes.routes()) out.push_back({r.method, r.pattern, r.handler.public_route});
+  for (const auto& r : routes.routes())
+    out.push_back({r.method, r.pattern, r.handler.public_route});
   return out;
 }
 

@@ -10,37 +10,23 @@ Usage: install_smoke.py CMAKE_COMMAND BUILD_DIR DOCKERFILE
 """
 import os
 import re
-import selectors
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
-READY = re.compile(r"listening on (http://\S+)")
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from server_output import READY, fail, read_stdout
 
 
 def wait_ready(proc, timeout):
     """The URL from the ready line on stdout, or None once TIMEOUT passes or the server exits."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        if not sel.select(left):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            return None
+
+    def visit(line):
         print("server:", line.rstrip())
-        if m := READY.search(line):
-            return m.group(1)
-    return None
+        return m.group(1) if (m := READY.search(line)) else None
+
+    return read_stdout(proc, timeout, visit)
 
 
 def healthcheck_command(dockerfile, port):

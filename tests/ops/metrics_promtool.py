@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import socket
@@ -24,34 +23,25 @@ import time
 import urllib.error
 import urllib.request
 
-READY = re.compile(r"listening on (http://\S+)")
+from server_output import READY, fail, read_stdout
+
 ADMIN_KEY = re.compile(r"initial admin API key: (\S+)")
 # Loopback, port 1: refused at once; never a broker someone else runs.
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/"
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
 def wait_ready(proc, timeout):
     """(url, admin key) from the server's stdout, or (None, None) after TIMEOUT."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
     key = None
-    while (left := deadline - time.monotonic()) > 0:
-        if not sel.select(left):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
+
+    def visit(line):
+        nonlocal key
         if m := ADMIN_KEY.search(line):
             key = m.group(1)
-        if m := READY.search(line):
-            return m.group(1), key
-    return None, None
+        return m.group(1) if (m := READY.search(line)) else None
+
+    url = read_stdout(proc, timeout, visit)
+    return (url, key) if url else (None, None)
 
 
 class client:
