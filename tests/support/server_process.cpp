@@ -38,6 +38,20 @@ namespace {
 
 constexpr std::size_t max_kept_output = 1024 * 1024;
 
+// Built with a sanitizer (the test binary and the server share their flags): servers then stop
+// with SIGTERM, so LeakSanitizer gets to check them at exit.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized_build = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
+#else
+constexpr bool sanitized_build = false;
+#endif
+
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::system_category(), what);
 }
@@ -213,11 +227,13 @@ server_process::server_process(std::vector<std::string> extra_args)
 
 server_process::~server_process() {
   try {
+    if (!reaped_ && sanitized_build) terminate();
     if (!reaped_) kill9();
     stop_reader();
   } catch (const std::exception& e) {
     std::cerr << "server_process: cleanup failed: " << e.what() << "\n";
   }
+  expect_no_sanitizer_report(stderr_text(), "the server");
   if (::testing::Test::HasFailure()) {
     std::cerr << "---- sharebox server diagnostics (" << root_.string() << ") ----\n"
               << diagnostics() << "---- end of server diagnostics ----\n";
@@ -452,7 +468,24 @@ cli_result run_program(const std::vector<std::string>& program, std::chrono::mil
   }
   result.exit = decode_status(status);
   result.exit.timed_out = timed_out;
+  expect_no_sanitizer_report(result.err, program.front());
   return result;
+}
+
+void expect_no_sanitizer_report(std::string_view output, std::string_view who) {
+  // Every sanitizer ends its report with such a summary line (UBSan's too, with the default
+  // print_summary=1); they are not words a sharebox log line would contain.
+  static constexpr std::string_view markers[] = {
+      "SUMMARY: AddressSanitizer", "SUMMARY: LeakSanitizer", "SUMMARY: ThreadSanitizer",
+      "SUMMARY: UndefinedBehaviorSanitizer"};
+  for (const auto marker : markers) {
+    const auto at = output.find(marker);
+    if (at == std::string_view::npos) continue;
+    const auto from = at > 8000 ? at - 8000 : 0;
+    ADD_FAILURE() << who << " printed a sanitizer report:\n"
+                  << output.substr(from, at - from + 400);
+    return;
+  }
 }
 
 cli_result server_process::run_cli(const std::vector<std::string>& args,

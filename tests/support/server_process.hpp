@@ -126,4 +126,8 @@ class server_process {
 
 std::string trim(std::string_view s);
 
+// Fails the current test if `output` (a child's stderr) holds a sanitizer report. The server
+// checks its log when it is destroyed, run_program() the stderr it collects.
+void expect_no_sanitizer_report(std::string_view output, std::string_view who);
+
 }  // namespace sharebox::test
