@@ -9,15 +9,16 @@ namespace sharebox::api {
 
 awaitable<domain::user> stream_user(request_context& ctx) {
   if (const auto it = ctx.query.find("ticket"); it != ctx.query.end()) {
-    const auto user_id = ctx.svc.tickets.redeem(it->second);
-    if (!user_id) {
+    const auto asked_by = ctx.svc.tickets.redeem(it->second);
+    if (!asked_by) {
       throw domain::error(domain::errc::unauthenticated,
                           "The ticket is unknown, expired or already used.");
     }
-    // The ticket was issued to a user who may have been disabled since: looked up again.
-    const std::string id = *user_id;
+    // Resolved again: the key that asked for the ticket may have been revoked since (or the
+    // session ended, or the user disabled), and then the ticket must not work either.
+    const credential c = *asked_by;
     auto u =
-        co_await http::offload(ctx.svc.read_pool, [&] { return ctx.svc.auth.active_user(id); });
+        co_await http::offload(ctx.svc.read_pool, [&] { return resolve_credential(ctx.svc, c); });
     if (ctx.svc.limiter.enabled()) limit_rate(ctx, user_rate_bucket(u.id), u.id);
     co_return u;
   }
@@ -25,7 +26,8 @@ awaitable<domain::user> stream_user(request_context& ctx) {
 }
 
 awaitable<void> post_ws_ticket(request_context& ctx) {
-  const nlohmann::json body{{"ticket", ctx.svc.tickets.issue(ctx.user.id)},
+  // The credential the router authenticated, read again: the ticket is tied to it.
+  const nlohmann::json body{{"ticket", ctx.svc.tickets.issue(read_credential(ctx))},
                             {"expires_in", ctx.svc.tickets.ttl().count()}};
   co_await ctx.io.send(json_response(bhttp::status::created, body));
 }

@@ -55,30 +55,33 @@ void live_hub::disconnect(const std::string& user_id) {
 }
 
 std::size_t live_hub::subscribers() const {
+  // Ended streams leave their entries behind until their user's next subscription or event:
+  // only those still open count.
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
   for (const auto& [_, sinks] : by_user_)
-    n += sinks.size();
+    n += static_cast<std::size_t>(
+        std::count_if(sinks.begin(), sinks.end(), [](const auto& w) { return !w.expired(); }));
   return n;
 }
 
-std::string ticket_store::issue(const std::string& user_id) {
+std::string ticket_store::issue(credential asked_by) {
   const auto now = std::chrono::steady_clock::now();
   std::string ticket = "tkt_" + util::base64url_encode(util::random_bytes(24));
   std::lock_guard lock(mutex_);
   std::erase_if(tickets_, [&](const auto& kv) { return kv.second.expires <= now; });
-  tickets_.emplace(ticket, entry{user_id, now + ttl_});
+  tickets_.emplace(ticket, entry{std::move(asked_by), now + ttl_});
   return ticket;
 }
 
-std::optional<std::string> ticket_store::redeem(std::string_view ticket) {
+std::optional<credential> ticket_store::redeem(std::string_view ticket) {
   std::lock_guard lock(mutex_);
   const auto it = tickets_.find(std::string(ticket));
   if (it == tickets_.end()) return std::nullopt;
   auto e = std::move(it->second);
   tickets_.erase(it);  // single use, even if expired
   if (e.expires <= std::chrono::steady_clock::now()) return std::nullopt;
-  return e.user_id;
+  return std::move(e.asked_by);
 }
 
 }  // namespace sharebox::api

@@ -290,7 +290,14 @@ awaitable<void> get_upload_download(request_context& ctx) {
 }
 
 awaitable<void> delete_upload(request_context& ctx) {
-  co_await http::offload(ctx.svc.pool, [&] { ctx.svc.uploads.abort(ctx.user, ctx.path.at("id")); });
+  co_await http::offload(ctx.svc.pool, [&] {
+    // A tus upload is not one of this API's (docs: 404 for an upload of the other protocol).
+    const auto u = ctx.svc.uploads.find(ctx.user, ctx.path.at("id"));
+    if (u.protocol != domain::upload_protocol::chunked) {
+      throw domain::error(errc::upload_not_found, "No such upload.");
+    }
+    ctx.svc.uploads.abort(ctx.user, u.id);
+  });
   http::string_response res{bhttp::status::no_content, 11};
   co_await ctx.io.send(std::move(res));
 }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -369,11 +370,13 @@ int serve(const config& cfg) {
       util::metrics::duration_buckets());
 
   std::filesystem::create_directories(cfg.data_dir);
+  // Made after the store (whose connections create the WAL index it maps) but destroyed after it
+  // too: its descriptor of "-shm" must stay open while SQLite's connections hold their locks.
+  std::optional<storage::sqlite_commit_probe> probe;
   storage::sqlite_store meta(cfg.data_dir / "sharebox.db");
   meta.observe_commits(&commit_time);
   if (meta.migrations_applied()) spdlog::info("applied {} migration(s)", meta.migrations_applied());
-  // After the store: its open connections keep the WAL index the probe maps.
-  const storage::sqlite_commit_probe commits(cfg.data_dir / "sharebox.db");
+  const auto& commits = probe.emplace(cfg.data_dir / "sharebox.db");
   if (!commits.unavailable().empty()) {
     spdlog::warn("downloads are not cached in memory: {}", commits.unavailable());
   }

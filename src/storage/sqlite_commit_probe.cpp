@@ -25,20 +25,20 @@ constexpr std::size_t is_init_at = 12;
 
 sqlite_commit_probe::sqlite_commit_probe(const std::filesystem::path& db_path) {
   const std::string shm = db_path.string() + "-shm";
-  const int fd = ::open(shm.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  // Closed in the destructor only, whatever happens here: closing any descriptor of a file drops
+  // every POSIX lock the process holds on it, SQLite's own on "-shm" included (see the header).
+  fd_ = ::open(shm.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
     unavailable_ = "cannot open " + shm + ": " + std::strerror(errno);
     return;
   }
   struct stat st {};
   // Mapping past the end of the file would turn a read into SIGBUS.
-  if (::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(map_size)) {
-    ::close(fd);
+  if (::fstat(fd_, &st) != 0 || st.st_size < static_cast<off_t>(map_size)) {
     unavailable_ = shm + " is not an initialised WAL index";
     return;
   }
-  void* p = ::mmap(nullptr, map_size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
+  void* p = ::mmap(nullptr, map_size, PROT_READ, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) {
     unavailable_ = "cannot map " + shm + ": " + std::strerror(errno);
     return;
@@ -54,6 +54,7 @@ sqlite_commit_probe::sqlite_commit_probe(const std::filesystem::path& db_path) {
 
 sqlite_commit_probe::~sqlite_commit_probe() {
   if (header_) ::munmap(const_cast<unsigned char*>(header_), mapped_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::optional<domain::commit_probe::stamp> sqlite_commit_probe::now() const noexcept {

@@ -7,6 +7,8 @@
 #include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/api_client.hpp"
 #include "support/fixture.hpp"
 #include "support/ws_client.hpp"
@@ -152,6 +154,32 @@ TEST_F(Live, ServerSentEventsForCurl) {
   EXPECT_NE(got.find(id), std::string::npos);
   EXPECT_EQ(await_text(sb, "event:", 1s).find("event:"), std::string::npos)
       << "bob must not see alice's private upload";
+}
+
+// GET /health's live_subscribers counts the streams open now: one that ended stops counting at
+// once, even if its user never gets another event (ended streams used to be counted until then).
+TEST_F(Live, HealthCountsOnlyOpenStreams) {
+  auto alice = make_user("alice");
+  const auto subscribers = [&] {
+    return json_body(anonymous().get("/health"))["live_subscribers"].get<int>();
+  };
+  const auto settles_at = [&](int want) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (subscribers() != want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    return subscribers();
+  };
+  {
+    auto first = connect(alice);
+    auto second = connect(alice);
+    connection sse(port(), 10s);
+    sse.send_raw("GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice.credential() +
+                 "\r\n\r\n");
+    EXPECT_EQ(settles_at(3), 3);
+    first->vanish();
+    EXPECT_EQ(settles_at(2), 2);
+  }
+  EXPECT_EQ(settles_at(0), 0) << "streams that ended are still counted as live";
 }
 
 }  // namespace

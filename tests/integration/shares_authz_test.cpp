@@ -1,4 +1,4 @@
-// Sharing API and the authorization matrix (owner / read share / write share / stranger / none).
+// Sharing API. (Every route against every kind of caller: authorization_matrix_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -222,85 +222,6 @@ TEST_F(Shares, InvisibleFileIs404OnEveryRoute) {
   // Nothing changed.
   EXPECT_EQ(alice().get("/files/" + id).body, "shared content");
   EXPECT_EQ(json_body(alice().get("/shares/" + id)).size(), 2u);
-}
-
-// ------------------------------------------------------------------------------------------
-// Authorization matrix: every file route x every kind of caller.
-
-enum who { owner, reader, writer, stranger, nobody };
-constexpr who all_callers[] = {owner, reader, writer, stranger, nobody};
-const char* who_name(who w) {
-  static const char* names[] = {"owner", "read share", "write share", "stranger", "no key"};
-  return names[w];
-}
-
-struct expectation {
-  unsigned status;
-  const char* code;  // problem code, "" for success or unspecified
-};
-
-struct route_case {
-  std::string route;
-  std::function<response(api_client&, const std::string& id)> run;
-  expectation expected[5];  // indexed by `who`
-};
-
-TEST_F(Shares, AuthorizationMatrix) {
-  const expectation not_found{404, "file_not_found"};
-  const expectation unauth{401, ""};
-  const expectation not_owner{403, "not_owner"};
-  server().add_user("erin");
-
-  const std::vector<route_case> table = {
-      {"GET /files/{id}",
-       [](api_client& c, const std::string& id) { return c.get("/files/" + id); },
-       {{200, ""}, {200, ""}, {200, ""}, not_found, unauth}},
-      {"HEAD /files/{id}",
-       [](api_client& c, const std::string& id) { return c.head("/files/" + id); },
-       {{200, ""}, {200, ""}, {200, ""}, {404, ""}, {401, ""}}},
-      {"GET /files/{id}/meta",
-       [](api_client& c, const std::string& id) { return c.get("/files/" + id + "/meta"); },
-       {{200, ""}, {200, ""}, {200, ""}, not_found, unauth}},
-      {"PUT /files/{id}",
-       [](api_client& c, const std::string& id) { return c.put_raw(id, "updated", "\"1\""); },
-       {{200, ""}, {403, "read_only_share"}, {200, ""}, not_found, unauth}},
-      {"DELETE /files/{id}",
-       [](api_client& c, const std::string& id) { return c.del("/files/" + id); },
-       {{204, ""}, not_owner, not_owner, not_found, unauth}},
-      {"POST /shares/{id}",
-       [](api_client& c, const std::string& id) { return c.share(id, "erin", "read"); },
-       {{201, ""}, not_owner, not_owner, not_found, unauth}},
-      {"GET /shares/{id}",
-       [](api_client& c, const std::string& id) { return c.get("/shares/" + id); },
-       {{200, ""}, not_owner, not_owner, not_found, unauth}},
-      {"DELETE /shares/{id}/{user}",
-       [](api_client& c, const std::string& id) { return c.del("/shares/" + id + "/bob"); },
-       {{204, ""}, not_owner, not_owner, not_found, unauth}},
-  };
-
-  api_client none = anonymous();
-  for (const auto& row : table) {
-    for (who w : all_callers) {
-      SCOPED_TRACE(row.route + " as " + who_name(w));
-      // Fresh file per cell: some cells modify or delete it.
-      const std::string id = shared_file();
-      api_client* caller[] = {&alice(), &bob(), &carol(), &dave(), &none};
-      const response r = row.run(*caller[w], id);
-      const expectation& e = row.expected[w];
-      if (e.status >= 400 && row.route.rfind("HEAD", 0) != 0) {
-        EXPECT_TRUE(is_problem(r, e.status, e.code));
-      } else {
-        EXPECT_TRUE(has_status(r, e.status));
-      }
-      // Denied calls change nothing.
-      if (e.status >= 400) {
-        const response after = alice().get("/files/" + id);
-        EXPECT_TRUE(has_status(after, 200));
-        EXPECT_EQ(after.body, "shared content");
-        EXPECT_EQ(json_body(alice().get("/shares/" + id)).size(), 2u);
-      }
-    }
-  }
 }
 
 }  // namespace

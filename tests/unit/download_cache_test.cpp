@@ -1,6 +1,7 @@
 // The download cache and the commit probe it trusts: a change committed by this process or by
 // another connection to the database shows at the very next lookup.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -191,6 +192,32 @@ TEST_F(commit_probe_test, SeesCommitsOfOtherConnections) {
     domain::auth_service(other).create_user("bob", false);
   }
   EXPECT_NE(probe_.now(), before);
+}
+
+// SQLite's connections hold a POSIX lock on "-shm" for as long as they are open; a process that
+// opens the database and finds none takes itself for the first and truncates "-shm" (a running
+// server then dies of SIGBUS reading its mapping). POSIX drops all of a process's locks on a file
+// when it closes any descriptor of it: the probe must not close its own while in use.
+TEST_F(commit_probe_test, LeavesSqlitesLocksOnTheWalIndexInPlace) {
+  ASSERT_TRUE(probe_.unavailable().empty()) << probe_.unavailable();
+  auth_.create_user("alice", false);
+  const std::string shm = db_.string() + "-shm";
+  // Only another process sees this one's locks (F_GETLK ignores the caller's own).
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const int fd = ::open(shm.c_str(), O_RDWR | O_CLOEXEC);
+    struct flock l {};
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;  // the whole file
+    const bool locked =
+        fd >= 0 && ::fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK && l.l_pid == ::getppid();
+    ::_exit(locked ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "this process holds no lock on " << shm << " any more";
 }
 
 TEST_F(commit_probe_test, UnavailableWithoutAWalIndex) {

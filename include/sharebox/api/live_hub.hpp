@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sharebox/api/context.hpp"
 #include "sharebox/http/exchange.hpp"
 
 namespace sharebox::api {
@@ -19,6 +20,7 @@ class live_hub {
                const std::shared_ptr<const std::string>& text);
   // Ends every open stream of the user (disabled: what they could see must stop reaching them).
   void disconnect(const std::string& user_id);
+  // Streams open now (GET /health: live_subscribers).
   std::size_t subscribers() const;
 
  private:
@@ -27,18 +29,20 @@ class live_hub {
 };
 
 // Short-lived, single-use tickets for clients that cannot send headers (browser WebSocket and
-// EventSource): POST /auth/ws-ticket with a key, then connect with ?ticket=.
+// EventSource): POST /auth/ws-ticket with a key, then connect with ?ticket=. A ticket stands for
+// the credential that asked for it, which is checked again when the ticket is used: revoking the
+// key (or ending the session) ends its unused tickets too, as disabling the user does.
 class ticket_store {
  public:
   explicit ticket_store(std::chrono::seconds ttl) : ttl_(ttl) {}
-  std::string issue(const std::string& user_id);
-  // The ticket's user, once; nullopt if unknown, used or expired.
-  std::optional<std::string> redeem(std::string_view ticket);
+  std::string issue(credential asked_by);
+  // The credential the ticket was issued to, once; nullopt if unknown, used or expired.
+  std::optional<credential> redeem(std::string_view ticket);
   std::chrono::seconds ttl() const { return ttl_; }
 
  private:
   struct entry {
-    std::string user_id;
+    credential asked_by;  // held in memory for the ticket's short life only
     std::chrono::steady_clock::time_point expires;
   };
   std::chrono::seconds ttl_;

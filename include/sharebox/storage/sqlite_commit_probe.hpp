@@ -16,9 +16,13 @@ namespace sharebox::storage {
 // second, then the first: copies that differ mean a commit is being published). Format:
 // https://www.sqlite.org/walformat.html ("The WAL-Index Header").
 //
-// The database must be open in WAL mode, by a connection of this process that outlives the
-// probe (the server's sqlite_store): SQLite truncates or deletes "-shm" only when the last
-// connection of all processes closes.
+// The database must be open in WAL mode, by a connection of this process (the server's
+// sqlite_store): SQLite truncates or deletes "-shm" only when the last connection of all processes
+// closes, or when a process opens it that finds no lock on it. SQLite's locks on "-shm" are POSIX
+// advisory locks, which a process loses on closing any of its descriptors of the file: the probe
+// keeps its own open until it is destroyed, so it must be destroyed after the store's connections
+// are closed. (Closing it early let any other process, such as `sharebox user add`, truncate
+// "-shm" under the running server, whose next read of the mapping was a SIGBUS.)
 class sqlite_commit_probe final : public domain::commit_probe {
  public:
   explicit sqlite_commit_probe(const std::filesystem::path& db_path);
@@ -32,6 +36,7 @@ class sqlite_commit_probe final : public domain::commit_probe {
   const std::string& unavailable() const noexcept { return unavailable_; }
 
  private:
+  int fd_ = -1;                            // "-shm", open for as long as it is mapped
   const unsigned char* header_ = nullptr;  // the mapped start of "-shm"
   std::size_t mapped_ = 0;
   std::string unavailable_;
