@@ -5,6 +5,7 @@
 
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/domain/errors.hpp"
+#include "sharebox/http/body_errors.hpp"
 #include "sharebox/http/conditional.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/util/encoding.hpp"
@@ -185,35 +186,67 @@ awaitable<domain::patch_result> receive_patch(request_context& ctx, const std::s
   if (checksum) w.expect_digest(checksum->algorithm, checksum->raw);
 
   bool client_gone = false;
+  error_code broken;
+  std::exception_ptr failure;
   try {
     co_await pump_body(ctx, w, upload_stream::tus);
-  } catch (const boost::system::system_error&) {
+  } catch (const boost::system::system_error& e) {
     client_gone = true;
+    broken = e.code();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  // Bytes that do not count must not keep holding disk space (see discard_patch).
+  const auto discard = [&] {
+    try {
+      ctx.svc.uploads.discard_patch(slot);
+    } catch (const std::exception&) {
+    }
+  };
+  if (client_gone && http::is_malformed_body(broken)) {
+    // Not an interrupted upload but a broken chunked encoding: nothing of it is trusted, and the
+    // transport answers 400.
+    co_await http::offload(ctx.svc.pool, discard);
+    throw boost::system::system_error(broken, "malformed PATCH body");
   }
   if (client_gone) {
     // tus asks servers to keep what arrived before a connection broke, so the client resumes
     // from there; with a checksum the bytes cannot be verified and are dropped.
-    if (!checksum && w.written() > 0) {
-      co_await http::offload(ctx.svc.pool, [&] {
+    co_await http::offload(ctx.svc.pool, [&] {
+      if (!checksum && w.written() > 0) {
         try {
           w.finish();
           ctx.svc.uploads.commit_patch(ctx.user, slot, w);
+          return;
         } catch (const std::exception&) {
         }
-      });
-    }
+      }
+      discard();
+    });
     throw boost::system::system_error(asio::error::connection_aborted, "client went away");
   }
-  try {
-    co_return co_await http::offload(ctx.svc.pool, [&] {
-      w.finish();
-      return ctx.svc.uploads.commit_patch(ctx.user, slot, w);
-    });
-  } catch (const domain::error& e) {
-    if (e.code() != errc::digest_mismatch) throw;
+  std::optional<domain::patch_result> done;
+  if (!failure) {
+    try {
+      done = co_await http::offload(ctx.svc.pool, [&] {
+        w.finish();
+        return ctx.svc.uploads.commit_patch(ctx.user, slot, w);
+      });
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  if (failure) {
+    co_await http::offload(ctx.svc.pool, discard);
+    try {
+      std::rethrow_exception(failure);
+    } catch (const domain::error& e) {
+      if (e.code() != errc::digest_mismatch) throw;
+    }
     throw http::api_error(checksum_mismatch_status, "checksum_mismatch",
                           "The PATCH body does not match Upload-Checksum; it was discarded.");
   }
+  co_return std::move(*done);
 }
 
 }  // namespace

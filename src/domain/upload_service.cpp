@@ -710,6 +710,16 @@ patch_result upload_service::commit_patch(const user& caller, const patch_slot& 
   return patch_result{u, std::nullopt};
 }
 
+void upload_service::discard_patch(const patch_slot& slot) {
+  if (slot.upload.size) return;  // preallocated: the space stays the upload's
+  std::optional<upload_record> u;
+  meta_.read([&](metadata_txn& tx) { u = tx.find_upload(slot.upload.id); });
+  // Only while nothing moved on: a completed upload's file may be a blob by now.
+  if (u && u->state == upload_state::open && u->offset == slot.upload.offset) {
+    staging_.truncate(u->id, u->offset);
+  }
+}
+
 void upload_service::forget_hash(const std::string& id) {
   std::lock_guard lock(hashes_mutex_);
   hashes_.erase(id);

@@ -144,6 +144,12 @@ void fs_upload_staging::remove(std::string_view upload_id) noexcept {
   ::unlink((dir_ / std::string(upload_id)).c_str());
 }
 
+void fs_upload_staging::truncate(std::string_view upload_id, std::uint64_t size) noexcept {
+  if (!util::is_valid_id(upload_id)) return;
+  [[maybe_unused]] const int rc =
+      ::truncate((dir_ / std::string(upload_id)).c_str(), static_cast<off_t>(size));
+}
+
 std::vector<std::string> fs_upload_staging::list() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir_)) {

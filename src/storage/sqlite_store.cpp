@@ -1,7 +1,9 @@
 #include "sharebox/storage/sqlite_store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlite_bind.hpp"
+#include "sharebox/domain/errors.hpp"
 #include "sharebox/storage/migrations.hpp"
 #include "sharebox/storage/sqlite_connection.hpp"
 #include "sharebox/storage/sqlite_uploads.hpp"
@@ -585,8 +588,24 @@ auto timed_commit(util::metrics::histogram* h, Fn&& exec) {
   return result;
 }
 
+// Whether the exception being handled is SQLite finding the disk full (SQLITE_FULL, usually
+// the COMMIT that grows the WAL, or an I/O error whose cause was ENOSPC). Asked before anything
+// else runs on `db`, which would replace its last error.
+bool disk_full(SQLite::Database& db) {
+  try {
+    throw;
+  } catch (const SQLite::Exception& e) {
+    const int code = e.getErrorCode() & 0xff;
+    const int cause = sqlite3_system_errno(db.getHandle());
+    return code == SQLITE_FULL || (code == SQLITE_IOERR && (cause == ENOSPC || cause == EDQUOT));
+  } catch (...) {
+    return false;
+  }
+}
+
 // Runs fn between BEGIN (of the given kind) and COMMIT, rolling back if it throws. Returns
-// whether the committed transaction appended events. `commit_time` times the COMMIT.
+// whether the committed transaction appended events. `commit_time` times the COMMIT. A full
+// disk is storage_full (507), as it is for blobs, not an internal error.
 bool in_transaction(SQLite::Database& db, const char* begin,
                     const std::function<void(domain::metadata_txn&)>& fn,
                     util::metrics::histogram* commit_time = nullptr) {
@@ -600,11 +619,16 @@ bool in_transaction(SQLite::Database& db, const char* begin,
     conn.finish_statements();
     return t.appended_events();
   } catch (...) {
+    const bool full = disk_full(db);
     conn.finish_statements();
     try {
       db.exec("ROLLBACK");
     } catch (...) {
       // The transaction may already be gone (e.g. after SQLITE_FULL); nothing left to undo.
+    }
+    if (full) {
+      throw domain::error(domain::errc::storage_full,
+                          "The server has no space left to record this change.");
     }
     throw;
   }

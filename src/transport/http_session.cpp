@@ -10,6 +10,7 @@
 #include <deque>
 #include <limits>
 
+#include "sharebox/http/body_errors.hpp"
 #include "sharebox/transport/access_log.hpp"
 #include "sharebox/transport/connection_registry.hpp"
 #include "sharebox/util/crypto.hpp"
@@ -120,6 +121,7 @@ class sse_sink final : public queued_sink<sse_sink<Stream>> {
   http::route_metrics& route_;
 };
 constexpr std::size_t small_body = 64 * 1024;  // sent with its header in one write
+constexpr std::size_t read_buffer_bytes = 64 * 1024;
 constexpr std::uint64_t drain_limit = 64 * 1024;
 // How long a closing TLS connection waits for the client's close_notify.
 constexpr std::chrono::seconds tls_close_timeout{2};
@@ -183,6 +185,23 @@ bool is_disconnect(const error_code& ec) {
          ec == asio::ssl::error::stream_truncated;
 }
 
+// Beast frames a body as chunked only when chunked is the last coding, and otherwise ignores
+// Transfer-Encoding: `gzip` or `chunked, identity` would leave the body to Content-Length or make
+// it empty, and its bytes would be read as the next request (request smuggling; RFC 9112 section
+// 6.3 says to refuse such a request). sharebox decodes no coding but chunked, so the only
+// Transfer-Encoding it takes is one field saying `chunked`, from an HTTP/1.1 client.
+bool acceptable_transfer_encoding(const http::request_header& req) {
+  const auto [first, last] = req.equal_range(bhttp::field::transfer_encoding);
+  if (first == last) return true;
+  if (req.version() < 11 || std::next(first) != last) return false;
+  std::string_view v = first->value();
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  return beast::iequals(v, "chunked");
+}
+
 bool valid_request_id(std::string_view id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
@@ -222,7 +241,11 @@ http_session<Stream>::http_session(Stream stream, const limits& lim,
       handler_(std::move(handler)),
       registry_(registry),
       metrics_(metrics) {
-  buffer_.reserve(64 * 1024);
+  // Beast keeps a chunk header (with its extensions) or a trailer section in this buffer until
+  // its end arrives, with no limit of its own: a client that never ends one would grow it
+  // without bound. Nothing legitimate needs more than a header block and a read's worth.
+  buffer_.max_size(lim.max_header_bytes + read_buffer_bytes);
+  buffer_.reserve(read_buffer_bytes);
 }
 
 template <typename Stream>
@@ -358,11 +381,26 @@ awaitable<bool> http_session<Stream>::read_request_header() {
     // header timeout) only when it is incomplete.
     header_bytes = parser_->put(buffer_.data(), ec);
     buffer_.consume(header_bytes);
-    if (ec == bhttp::error::need_more) {
+    if (ec == bhttp::error::need_more) tcp().expires_after(limits_.header_timeout);
+    // Beast's header limit bounds what one put() sees, and the fields it has parsed are consumed
+    // from the buffer: a header sent in pieces smaller than the limit would never reach it, and
+    // its fields would pile up for as long as the header timeout lets them. The whole header's
+    // size is checked here instead.
+    while (ec == bhttp::error::need_more) {
       ec = {};
-      tcp().expires_after(limits_.header_timeout);
-      header_bytes += co_await bhttp::async_read_header(
-          stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
+      if (header_bytes + buffer_.size() >= limits_.max_header_bytes) {
+        ec = bhttp::error::header_limit;
+        break;
+      }
+      const std::size_t room = buffer_.max_size() - buffer_.size();
+      const std::size_t n =
+          co_await stream_.async_read_some(buffer_.prepare(std::min(room, read_buffer_bytes)),
+                                           asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      buffer_.commit(n);
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      header_bytes += used;
     }
   }
   idle_ = false;
@@ -403,6 +441,11 @@ awaitable<bool> http_session<Stream>::read_request_header() {
   } else {
     new_request_id(request_id_);
   }
+  if (!acceptable_transfer_encoding(req)) {
+    co_await answer_early(bhttp::status::bad_request, "bad_request",
+                          "Transfer-Encoding must be chunked (HTTP/1.1), alone.");
+    co_return false;
+  }
   if (parser_->chunked()) {
     body_mode_ = body_mode::chunked;
     body_done_ = parser_->is_done();
@@ -426,10 +469,10 @@ awaitable<error_code> http_session<Stream>::wait_for_request() {
   if constexpr (is_tls) {
     // Through the TLS stream, without a deadline of the TCP stream's own: the idle timer's.
     tcp().expires_never();
-    n = co_await stream_.async_read_some(buffer_.prepare(64 * 1024),
+    n = co_await stream_.async_read_some(buffer_.prepare(read_buffer_bytes),
                                          asio::redirect_error(asio::use_awaitable, ec));
   } else {
-    n = co_await stream_.socket().async_read_some(buffer_.prepare(64 * 1024),
+    n = co_await stream_.socket().async_read_some(buffer_.prepare(read_buffer_bytes),
                                                   asio::redirect_error(asio::use_awaitable, ec));
   }
   buffer_.commit(n);
@@ -478,10 +521,12 @@ template <typename Stream>
 awaitable<void> http_session<Stream>::serve_request() {
   std::string failure;
   bool io_failed = false;
+  error_code io_error;
   try {
     co_await (*handler_)(*this);
   } catch (const boost::system::system_error& e) {
     io_failed = true;
+    io_error = e.code();
     failure = e.what();
   } catch (const std::exception& e) {
     failure = e.what();
@@ -489,6 +534,16 @@ awaitable<void> http_session<Stream>::serve_request() {
   if (io_failed) {
     keep_alive_ = false;
     spdlog::debug("request {}: connection failed: {}", request_id_, failure);
+    if (!response_sent_ && http::is_malformed_body(io_error)) {
+      // The client is still there and broke the body's framing: tell it, then close.
+      std::string detail = "Malformed chunked request body: " + io_error.message() + ".";
+      if (io_error == bhttp::error::buffer_overflow) {
+        detail = "A chunk header or the trailer section is longer than " +
+                 std::to_string(buffer_.max_size()) + " bytes.";
+      }
+      co_await answer_early(bhttp::status::bad_request, "bad_request", std::move(detail));
+      co_return;
+    }
     finish_request(response_sent_ ? status_ : 499);
     co_return;
   }

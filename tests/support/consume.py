@@ -13,6 +13,11 @@ queue does not exist yet (the publisher may declare it later), so tests can star
 before the code under test has connected. Exit 0 when --count messages were received, 2 on
 timeout (after printing what it got).
 
+--drain: takes the messages ready in each --queue (repeatable in this mode) when it gets to it,
+acking them, and prints them as consume mode does, each record with a "queue" member naming its
+queue. Meant for after the publisher has had every message confirmed: a queue that does not
+exist counts as empty. Exit 2 if messages stop coming for --timeout seconds.
+
 --depth: prints the number of ready messages in --queue (passive declare); exit 3 if the queue
 does not exist.
 
@@ -124,6 +129,47 @@ def consume(args):
     return EXIT_TIMEOUT
 
 
+def drain(args):
+    connection = pika.BlockingConnection(connection_parameters(args.url, args.timeout))
+    try:
+        for queue in args.queue:
+            channel = connection.channel()
+            try:
+                ready = channel.queue_declare(queue, passive=True).method.message_count
+            except pika.exceptions.ChannelClosedByBroker as e:
+                if e.reply_code != NOT_FOUND:
+                    raise
+                continue
+            # Pushed in batches and acked in batches: one round trip per message (basic.get)
+            # takes minutes for the tens of thousands a long test leaves.
+            channel.basic_qos(prefetch_count=1000)
+            received = 0
+            last_tag = None
+            if ready > 0:
+                for method, props, body in channel.consume(queue, inactivity_timeout=args.timeout):
+                    if method is None:
+                        print(f"consume.py: {queue!r} had {ready} messages, {received} came",
+                              file=sys.stderr)
+                        return EXIT_TIMEOUT
+                    record = message_record(method, props, body)
+                    record["queue"] = queue
+                    emit(record)
+                    received += 1
+                    last_tag = method.delivery_tag
+                    if received % 500 == 0:
+                        channel.basic_ack(last_tag, multiple=True)
+                    if received == ready:
+                        break
+            if last_tag is not None:
+                channel.basic_ack(last_tag, multiple=True)
+            channel.cancel()
+            channel.close()
+    finally:
+        if connection.is_open:
+            connection.close()
+    return 0
+
+
 def depth(args):
     connection = pika.BlockingConnection(connection_parameters(args.url, args.timeout))
     try:
@@ -169,11 +215,14 @@ def publish(args):
 def main():
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="amqp://user:pass@host:port/vhost")
-    parser.add_argument("--queue", required=True)
+    parser.add_argument("--queue", required=True, action="append",
+                        help="the queue (the last one given, except with --drain)")
     parser.add_argument("--count", type=int, default=1, help="messages to consume")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--depth", action="store_true", help="print the ready message count")
+    mode.add_argument("--drain", action="store_true",
+                      help="take every ready message of every --queue")
     mode.add_argument("--publish", action="append", metavar="BODY",
                       help="publish BODY persistently (repeatable)")
     args = parser.parse_args()
@@ -182,7 +231,11 @@ def main():
 
     # pika logs every failed connection attempt; the retries here are expected.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    if not args.drain:
+        args.queue = args.queue[-1]
     try:
+        if args.drain:
+            return drain(args)
         if args.depth:
             return depth(args)
         if args.publish:

@@ -190,6 +190,27 @@ std::vector<std::string> consume_with_pika(const std::string& url, const std::st
   throw std::runtime_error(command_line(args) + " " + r.exit.describe() + ":\n" + r.err);
 }
 
+std::vector<std::string> drain_with_pika(const std::string& url,
+                                         const std::vector<std::string>& queues,
+                                         std::chrono::seconds timeout) {
+  std::vector<std::string> args = {python,
+                                   consume_script,
+                                   "--url",
+                                   url,
+                                   "--drain",
+                                   "--timeout",
+                                   std::to_string(timeout.count())};
+  for (const auto& q : queues) {
+    args.emplace_back("--queue");
+    args.push_back(q);
+  }
+  const auto r = run_program(args, timeout + 30s);
+  if (!exited_with(r, 0)) {
+    throw std::runtime_error(command_line(args) + " " + r.exit.describe() + ":\n" + r.err);
+  }
+  return split_lines(r.out);
+}
+
 std::size_t queue_depth(const std::string& url, const std::string& queue) {
   auto args = pika_args(url, queue);
   args.emplace_back("--depth");

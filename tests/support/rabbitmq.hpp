@@ -70,6 +70,13 @@ class rabbitmq_broker {
 std::vector<std::string> consume_with_pika(const std::string& url, const std::string& queue,
                                            std::size_t count, std::chrono::seconds timeout);
 
+// Takes every ready message from each of `queues` (acking each), in one client run: one line per
+// message as consume_with_pika prints it, plus "queue": the queue it came from. For after the
+// publisher has had its messages confirmed; a queue that does not exist counts as empty.
+std::vector<std::string> drain_with_pika(const std::string& url,
+                                         const std::vector<std::string>& queues,
+                                         std::chrono::seconds timeout);
+
 // Number of ready (not yet delivered) messages in `queue`. Throws if the queue does not exist.
 std::size_t queue_depth(const std::string& url, const std::string& queue);
 

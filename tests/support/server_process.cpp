@@ -209,13 +209,16 @@ struct server_process::output_state {
 };
 
 server_process::server_process(std::vector<std::string> extra_args)
+    : server_process(std::move(extra_args), fs::path()) {}
+
+server_process::server_process(std::vector<std::string> extra_args, fs::path data_dir)
     : extra_args_(std::move(extra_args)) {
   std::string tmpl = "/tmp/sharebox-it-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw_errno("mkdtemp");
   root_ = tmpl;
-  data_dir_ = root_ / "data";
+  data_dir_ = data_dir.empty() ? root_ / "data" : std::move(data_dir);
   log_path_ = root_ / "server.log";
-  fs::create_directory(data_dir_);
+  fs::create_directories(data_dir_);
   try {
     start();
   } catch (...) {

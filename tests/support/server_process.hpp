@@ -58,6 +58,9 @@ class server_process {
   // Starts `SHAREBOX_BINARY serve --listen 127.0.0.1:0 --data-dir DIR <extra_args...>` and waits
   // until it prints its listening line. Throws std::runtime_error (with the logs) on failure.
   explicit server_process(std::vector<std::string> extra_args = {});
+  // The same on `data_dir` (created if missing), e.g. a small filesystem the test mounted; the
+  // caller owns it: the destructor leaves it alone.
+  server_process(std::vector<std::string> extra_args, std::filesystem::path data_dir);
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;

@@ -203,6 +203,8 @@ class upload_staging {
   // staged file remains until remove(), so a metadata commit that fails loses nothing.
   virtual blob_info promote(std::string_view upload_id, std::uint64_t size, std::string sha256) = 0;
   virtual void remove(std::string_view upload_id) noexcept = 0;
+  // Cuts the upload's file back to `size` bytes, freeing what lay beyond (best effort).
+  virtual void truncate(std::string_view upload_id, std::uint64_t size) noexcept = 0;
   // Ids of every staged file.
   virtual std::vector<std::string> list() = 0;
 };

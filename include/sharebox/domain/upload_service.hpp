@@ -150,6 +150,10 @@ class upload_service {
   // After the writer finished (or the client went away part-way, with no digest to check):
   // the bytes count as received, and the upload completes if they were the last.
   patch_result commit_patch(const user& caller, const patch_slot& slot, upload_writer& w);
+  // After a PATCH failed without commit_patch: its bytes past the upload's offset are garbage.
+  // With no space reserved (a deferred length) they are cut off, so that they do not hold disk
+  // space, perhaps the last of it, until the upload resumes or expires.
+  void discard_patch(const patch_slot& slot);
 
   // Either protocol.
   upload_record find(const user& caller, std::string_view id);

@@ -17,6 +17,7 @@ class fs_upload_staging final : public domain::upload_staging {
   domain::blob_info promote(std::string_view upload_id, std::uint64_t size,
                             std::string sha256) override;
   void remove(std::string_view upload_id) noexcept override;
+  void truncate(std::string_view upload_id, std::uint64_t size) noexcept override;
   std::vector<std::string> list() override;
 
  private:
