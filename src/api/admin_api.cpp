@@ -2,6 +2,7 @@
 // administrator; a disabled user is refused on the very next request by any credential (see
 // auth_service), and their open live streams are ended here.
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/json_requests.hpp"
 #include "sharebox/api/live_hub.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
@@ -12,10 +13,6 @@ namespace sharebox::api {
 namespace {
 
 constexpr std::size_t default_page = 100;
-
-[[noreturn]] void invalid_parameter(std::string detail) {
-  throw domain::error(domain::errc::invalid_parameter, std::move(detail));
-}
 
 // Checked before any body is read: a non-administrator learns nothing from a 400.
 void require_admin(const request_context& ctx) {
@@ -44,21 +41,6 @@ nlohmann::json to_json(const domain::issued_key& k) {
   return j;
 }
 
-std::optional<bool> optional_bool(const nlohmann::json& body, const char* name) {
-  const auto it = body.find(name);
-  if (it == body.end()) return std::nullopt;
-  if (!it->is_boolean()) invalid_parameter(std::string(name) + " must be true or false.");
-  return it->get<bool>();
-}
-
-std::string optional_string(const nlohmann::json& body, const char* name,
-                            std::string default_value) {
-  const auto it = body.find(name);
-  if (it == body.end()) return default_value;
-  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
-  return it->get<std::string>();
-}
-
 std::string key_location(const std::string& user_id, const std::string& key_id) {
   return "/admin/users/" + user_id + "/keys/" + key_id;
 }
@@ -74,11 +56,10 @@ http::string_response no_store(http::string_response res) {
 awaitable<void> post_admin_user(request_context& ctx) {
   require_admin(ctx);
   const auto body = co_await read_json_body(ctx);
-  const auto name = body.find("name");
-  if (name == body.end() || !name->is_string()) invalid_parameter("name must be a string.");
-  const std::string user_id = name->get<std::string>();
-  const bool admin = optional_bool(body, "admin").value_or(false);
-  const std::string label = optional_string(body, "key_label", "initial");
+  const auto req = parse_new_user(body);
+  const std::string& user_id = req.name;
+  const bool admin = req.admin;
+  const std::string& label = req.key_label;
   auto key = co_await http::offload(
       ctx.svc.pool, [&] { return ctx.svc.auth.create_user(user_id, admin, label); });
   const domain::user created{user_id, admin, key.record.created_at, false};
@@ -129,10 +110,7 @@ awaitable<void> get_admin_user(request_context& ctx) {
 awaitable<void> patch_admin_user(request_context& ctx) {
   require_admin(ctx);
   const auto body = co_await read_json_body(ctx);
-  const domain::user_change change{optional_bool(body, "disabled"), optional_bool(body, "admin")};
-  if (!change.disabled && !change.admin) {
-    invalid_parameter("Send {\"disabled\": true|false} and/or {\"admin\": true|false}.");
-  }
+  const domain::user_change change = parse_user_change(body);
   const std::string& user_id = ctx.path.at("user_id");
   auto u = co_await http::offload(ctx.svc.pool,
                                   [&] { return ctx.svc.auth.update_user(user_id, change); });
@@ -145,7 +123,7 @@ awaitable<void> patch_admin_user(request_context& ctx) {
 awaitable<void> post_admin_key(request_context& ctx) {
   require_admin(ctx);
   const auto body = co_await read_optional_json_body(ctx);
-  const std::string label = body ? optional_string(*body, "label", "") : std::string();
+  const std::string label = parse_new_key_label(body);
   const std::string& user_id = ctx.path.at("user_id");
   auto key =
       co_await http::offload(ctx.svc.pool, [&] { return ctx.svc.auth.add_key(user_id, label); });

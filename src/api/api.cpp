@@ -6,6 +6,7 @@
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/api/metrics.hpp"
 #include "sharebox/api/rate_limiter.hpp"
+#include "sharebox/api/request_params.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/http/problem.hpp"
 
@@ -66,20 +67,8 @@ std::optional<std::string_view> session_cookie(const http::request_header& req) 
 
 bool origin_allowed(const request_context& ctx) {
   const auto& req = ctx.io.request();
-  const auto origin = req[bhttp::field::origin];
-  if (origin.empty()) return true;  // not a browser (browsers send Origin where it matters)
-  for (const auto& o : ctx.svc.opts.cors_origins) {
-    if (o == "*" || o == origin) return true;
-  }
-  // Same origin: the page came from this server, i.e. Origin names the Host it talks to.
-  const auto host = req[bhttp::field::host];
-  for (const std::string_view scheme : {"http://", "https://"}) {
-    if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
-        beast::iequals(origin.substr(scheme.size()), host) && !host.empty()) {
-      return true;
-    }
-  }
-  return false;
+  return origin_allowed(req[bhttp::field::origin], req[bhttp::field::host],
+                        ctx.svc.opts.cors_origins);
 }
 
 void require_allowed_origin(const request_context& ctx) {

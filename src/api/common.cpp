@@ -1,4 +1,5 @@
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/json_requests.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/problem.hpp"
 #include "sharebox/util/time.hpp"
@@ -101,16 +102,6 @@ awaitable<std::string> read_json_text(request_context& ctx) {
     }
   }
   co_return body;
-}
-
-nlohmann::json parse_json_object(const std::string& body) {
-  // Depth is bounded by the size limit; nlohmann's parser recurses once per nesting level.
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    throw http::api_error(bhttp::status::bad_request, "invalid_json",
-                          "The request body must be a JSON object.");
-  }
-  return j;
 }
 
 }  // namespace

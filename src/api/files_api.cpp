@@ -3,6 +3,7 @@
 #include "sharebox/api/download_cache.hpp"
 #include "sharebox/api/handlers.hpp"
 #include "sharebox/api/rate_limiter.hpp"
+#include "sharebox/api/request_params.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/conditional.hpp"
 #include "sharebox/http/offload.hpp"
@@ -16,30 +17,6 @@ namespace {
 
 constexpr std::size_t default_page = 100;
 constexpr const char* default_content_type = "application/octet-stream";
-
-[[noreturn]] void invalid_parameter(std::string detail) {
-  throw domain::error(domain::errc::invalid_parameter, std::move(detail));
-}
-
-// Cursors are opaque to clients: base64url of "s<seq>".
-std::string encode_cursor(std::int64_t seq) {
-  // Appended, not `"s" + std::to_string(seq)`: GCC 12 at -O3 reports a false
-  // -Wstringop-overflow for that once inlined into list_files.
-  std::string text = "s";
-  text += std::to_string(seq);
-  return util::base64url_encode(text);
-}
-
-std::optional<std::int64_t> page_cursor(const http::params& q) {
-  const auto it = q.find("cursor");
-  if (it == q.end()) return std::nullopt;
-  const auto raw = util::base64url_decode(it->second);
-  if (!raw || raw->size() < 2 || raw->size() > 20 || (*raw)[0] != 's' ||
-      raw->find_first_not_of("0123456789", 1) != std::string::npos) {
-    invalid_parameter("cursor is not a cursor this server issued.");
-  }
-  return std::stoll(raw->substr(1));
-}
 
 // If-Match as a precondition checked inside the write transaction.
 domain::precondition if_match_precondition(std::string_view header) {
@@ -113,7 +90,7 @@ awaitable<void> list_files(request_context& ctx) {
   if (page.next_before_seq) {
     // An array body keeps `jq '.[0]'` working; the next page is a Link, as in RFC 8288.
     res.set(bhttp::field::link, "</files?limit=" + std::to_string(limit) + "&cursor=" +
-                                    encode_cursor(*page.next_before_seq) + ">; rel=\"next\"");
+                                    encode_page_cursor(*page.next_before_seq) + ">; rel=\"next\"");
   }
   co_await ctx.io.send(std::move(res));
 }

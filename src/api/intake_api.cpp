@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/intake_messages.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/domain/intake_session.hpp"
 #include "sharebox/http/offload.hpp"
@@ -46,12 +47,6 @@ domain::intake_rejection storage_failure(const std::exception_ptr& failure, cons
     spdlog::error("intake: {} failed: {}", stage, e.what());
   }
   return {"internal", "The server could not store the file.", {}};
-}
-
-bool valid_client_file_id(const std::string& id) {
-  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-  });
 }
 
 // The file being received: its bytes go straight into a blob writer (a temp file).
@@ -117,29 +112,22 @@ class intake_conversation {
 
   // ---- control messages ----
 
-  // The message's "type", or "" (GCC 12 destroys temporaries of ?: twice in coroutines: no ?: in
-  // coroutine bodies here).
-  static std::string type_of(const json& msg) {
-    if (!msg.is_object()) return {};
-    const auto it = msg.find("type");
-    if (it == msg.end() || !it->is_string()) return {};
-    return it->get<std::string>();
-  }
-
   awaitable<bool> on_control(const std::string& text) {
-    const json msg = json::parse(text, nullptr, false);
-    const std::string type = type_of(msg);
-    if (type == "file") co_return co_await on_announce(msg);
-    if (type == "end") co_return co_await on_end(msg);
-    if (type == "cancel") {
-      if (current_ && msg.value("client_file_id", std::string()) == current_->client_file_id) {
-        co_await reject_current("cancelled", "Cancelled by the client.");
-      }
-      co_return true;
+    auto msg = parse_intake_message(text);
+    switch (msg.type) {
+      case intake_message::kind::announce:
+        co_return co_await on_announce(std::move(msg));
+      case intake_message::kind::end:
+        co_return co_await on_end(msg);
+      case intake_message::kind::cancel:
+        if (current_ && msg.client_file_id == current_->client_file_id) {
+          co_await reject_current("cancelled", "Cancelled by the client.");
+        }
+        co_return true;
+      case intake_message::kind::invalid:
+        break;
     }
-    std::string complaint = "Messages are JSON objects with a \"type\".";
-    if (!type.empty()) complaint = "Unknown message type \"" + type + "\".";
-    co_return co_await bad_message(std::move(complaint));
+    co_return co_await bad_message(std::move(msg.complaint));
   }
 
   awaitable<bool> bad_message(std::string message) {
@@ -152,24 +140,10 @@ class intake_conversation {
     co_return true;
   }
 
-  awaitable<bool> on_announce(const json& msg) {
-    const auto id_it = msg.find("client_file_id");
-    if (id_it == msg.end() || !id_it->is_string() ||
-        !valid_client_file_id(id_it->get<std::string>())) {
-      co_return co_await bad_message("\"client_file_id\" must be a string of 1-64 characters.");
-    }
-    const std::string id = id_it->get<std::string>();
-    const auto size_it = msg.find("size");
-    std::optional<std::uint64_t> size;
-    if (size_it != msg.end() && !size_it->is_null()) {
-      if (!size_it->is_number_unsigned()) {
-        co_return co_await bad_message("\"size\" must be a whole number of bytes.");
-      }
-      size = size_it->get<std::uint64_t>();
-    }
-    const auto name_it = msg.find("name");
-    std::string name;
-    if (name_it != msg.end() && name_it->is_string()) name = name_it->get<std::string>();
+  awaitable<bool> on_announce(intake_message msg) {
+    const std::string id = std::move(msg.client_file_id);
+    const std::string name = std::move(msg.name);
+    const std::optional<std::uint64_t> size = msg.size;
 
     if (current_) co_await reject_current("cancelled", "Another file was announced first.");
     discarded_ = 0;
@@ -196,8 +170,8 @@ class intake_conversation {
     co_return true;
   }
 
-  awaitable<bool> on_end(const json& msg) {
-    if (!current_ || msg.value("client_file_id", std::string()) != current_->client_file_id) {
+  awaitable<bool> on_end(const intake_message& msg) {
+    if (!current_ || msg.client_file_id != current_->client_file_id) {
       co_return co_await bad_message("\"end\" names no file being sent.");
     }
     if (current_->declared_size && current_->received != *current_->declared_size) {

@@ -1,4 +1,5 @@
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/request_params.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/util/time.hpp"
@@ -8,14 +9,6 @@ namespace sharebox::api {
 namespace {
 
 constexpr std::size_t default_limit = 50;
-
-bool unread_only_param(const http::params& query) {
-  const auto it = query.find("unread_only");
-  if (it == query.end()) return false;
-  if (it->second == "true" || it->second == "1") return true;
-  if (it->second == "false" || it->second == "0") return false;
-  throw domain::error(domain::errc::invalid_parameter, "unread_only must be true or false.");
-}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Browser sign-in: an API key is exchanged for a session cookie the page's scripts cannot read.
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/json_requests.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/util/time.hpp"
@@ -28,11 +29,7 @@ nlohmann::json session_json(const domain::user& u, std::int64_t expires_at) {
 awaitable<std::string> key_to_exchange(request_context& ctx) {
   if (const auto key = presented_key(ctx.io.request())) co_return std::string(*key);
   const auto body = co_await read_json_body(ctx);
-  const auto it = body.find("api_key");
-  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-    throw domain::error(domain::errc::invalid_parameter, "Send {\"api_key\": \"...\"}.");
-  }
-  co_return it->get<std::string>();
+  co_return parse_session_key(body);
 }
 
 }  // namespace

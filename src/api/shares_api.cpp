@@ -1,4 +1,5 @@
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/json_requests.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
 
@@ -6,22 +7,9 @@ namespace sharebox::api {
 
 awaitable<void> post_share(request_context& ctx) {
   const auto body = co_await read_json_body(ctx);
-  const auto target = body.find("target_user_id");
-  if (target == body.end() || !target->is_string() || target->get<std::string>().empty()) {
-    throw domain::error(domain::errc::invalid_parameter,
-                        "target_user_id must be a non-empty string.");
-  }
-  domain::permission perm = domain::permission::read;
-  if (const auto p = body.find("permission"); p != body.end()) {
-    const auto parsed =
-        p->is_string() ? domain::parse_permission(p->get<std::string>()) : std::nullopt;
-    if (!parsed) {
-      throw domain::error(domain::errc::invalid_permission,
-                          "permission must be \"read\" or \"write\".");
-    }
-    perm = *parsed;
-  }
-  const std::string user_id = target->get<std::string>();
+  const auto req = parse_share_request(body);
+  const std::string& user_id = req.target_user_id;
+  const domain::permission perm = req.perm;
   auto [share, outcome] = co_await http::offload(ctx.svc.pool, [&] {
     return ctx.svc.files.share_file(ctx.user, ctx.path.at("id"), user_id, perm);
   });

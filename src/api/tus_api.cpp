@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/tus_headers.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/body_errors.hpp"
 #include "sharebox/http/conditional.hpp"
@@ -37,12 +38,7 @@ std::optional<std::string_view> header(const request_context& ctx, std::string_v
 std::optional<std::uint64_t> number_header(const request_context& ctx, std::string_view name) {
   const auto v = header(ctx, name);
   if (!v) return std::nullopt;
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (v->empty() || ec != std::errc() || end != v->data() + v->size()) {
-    bad_request("invalid_header", std::string(name) + " must be a non-negative integer.");
-  }
-  return n;
+  return tus::parse_number(name, *v);
 }
 
 // Requests other than OPTIONS (and plain GET downloads) must name the tus version they speak.
@@ -57,87 +53,11 @@ void begin_tus(request_context& ctx, bool require_version) {
   }
 }
 
-bool is_offset_stream(std::string_view content_type) {
-  const auto semi = content_type.find(';');
-  auto media = content_type.substr(0, semi);
-  while (!media.empty() && media.back() == ' ')
-    media.remove_suffix(1);
-  return beast::iequals(media, offset_octet_stream);
-}
-
 void require_offset_stream(const request_context& ctx) {
-  if (!is_offset_stream(ctx.io.request()[bhttp::field::content_type])) {
+  if (!tus::is_offset_stream(ctx.io.request()[bhttp::field::content_type])) {
     throw http::api_error(bhttp::status::unsupported_media_type, "unsupported_media_type",
                           std::string("PATCH bodies must be ") + offset_octet_stream + ".");
   }
-}
-
-// Upload-Metadata: comma-separated `key base64(value)` pairs (the value may be absent).
-std::map<std::string, std::string> parse_metadata(std::string_view v) {
-  std::map<std::string, std::string> out;
-  while (!v.empty()) {
-    const auto comma = v.find(',');
-    auto pair = v.substr(0, comma);
-    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-    while (!pair.empty() && pair.front() == ' ')
-      pair.remove_prefix(1);
-    while (!pair.empty() && pair.back() == ' ')
-      pair.remove_suffix(1);
-    const auto space = pair.find(' ');
-    const std::string key(pair.substr(0, space));
-    if (key.empty() || key.find_first_of(",\t") != std::string::npos || out.contains(key)) {
-      bad_request("invalid_metadata", "Upload-Metadata keys must be unique and non-empty.");
-    }
-    std::string value;
-    if (space != std::string_view::npos) {
-      const auto decoded = util::base64_decode(pair.substr(space + 1));
-      if (!decoded) bad_request("invalid_metadata", "Upload-Metadata values must be base64.");
-      value = *decoded;
-    }
-    out.emplace(key, std::move(value));
-  }
-  return out;
-}
-
-std::string first_of(const std::map<std::string, std::string>& m,
-                     std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    if (const auto it = m.find(k); it != m.end() && !it->second.empty()) return it->second;
-  }
-  return {};
-}
-
-domain::tus_create creation_from_headers(const request_context& ctx) {
-  domain::tus_create req;
-  if (const auto m = header(ctx, "Upload-Metadata")) {
-    req.metadata = std::string(*m);
-    const auto meta = parse_metadata(*m);
-    req.filename = first_of(meta, {"filename", "name"});
-    req.content_type = first_of(meta, {"filetype", "type", "contentType"});
-  }
-  return req;
-}
-
-// The upload ids named by `Upload-Concat: final;<url> <url> ...` (absolute or relative URLs).
-std::vector<std::string> concat_parts(std::string_view list) {
-  std::vector<std::string> ids;
-  while (!list.empty()) {
-    const auto space = list.find(' ');
-    auto url = list.substr(0, space);
-    list = space == std::string_view::npos ? std::string_view{} : list.substr(space + 1);
-    if (url.empty()) continue;
-    const auto q = url.find_first_of("?#");
-    url = url.substr(0, q);
-    while (!url.empty() && url.back() == '/')
-      url.remove_suffix(1);
-    const auto at = url.rfind("/tus/");
-    const auto id = at == std::string_view::npos ? std::string_view{} : url.substr(at + 5);
-    if (!util::is_valid_id(id)) {
-      bad_request("invalid_header", "Upload-Concat names an unknown upload: " + std::string(url));
-    }
-    ids.emplace_back(id);
-  }
-  return ids;
 }
 
 std::string expires_header(std::int64_t unix_ms) {
@@ -160,19 +80,8 @@ void describe(bhttp::fields& f, const domain::upload_record& u) {
 // Writes one request's body into the upload (PATCH, or POST with creation-with-upload).
 awaitable<domain::patch_result> receive_patch(request_context& ctx, const std::string& id,
                                               std::uint64_t offset) {
-  std::optional<digest_expectation> checksum;
-  if (const auto c = header(ctx, "Upload-Checksum")) {
-    const auto space = c->find(' ');
-    const auto algo = util::parse_hash_algorithm(c->substr(0, space));
-    if (!algo || *algo == util::hash_algorithm::sha512 || *algo == util::hash_algorithm::crc32c ||
-        space == std::string_view::npos) {
-      bad_request("unsupported_checksum",
-                  "Upload-Checksum must be 'ALGORITHM BASE64' with sha1, md5 or sha256.");
-    }
-    const auto raw = util::base64_decode(c->substr(space + 1));
-    if (!raw) bad_request("unsupported_checksum", "The Upload-Checksum digest must be base64.");
-    checksum = digest_expectation{*algo, *raw};
-  }
+  std::optional<tus::checksum> checksum;
+  if (const auto c = header(ctx, "Upload-Checksum")) checksum = tus::parse_checksum(*c);
   const auto length = number_header(ctx, "Upload-Length");
   // Two PATCHes to one upload at once would race for the same offset: the second gets 423.
   auto pass = ctx.svc.uploads.gate().enter_exclusive(id, ctx.user.id, true, errc::upload_locked);
@@ -263,26 +172,17 @@ awaitable<void> tus_options(request_context& ctx) {
 
 awaitable<void> tus_create(request_context& ctx) {
   begin_tus(ctx, true);
-  auto req = creation_from_headers(ctx);
-  const auto concat = header(ctx, "Upload-Concat");
+  auto creation =
+      tus::parse_creation({header(ctx, "Upload-Metadata"), header(ctx, "Upload-Concat"),
+                           header(ctx, "Upload-Length"), header(ctx, "Upload-Defer-Length")});
+  auto& req = creation.request;
+  const auto length = req.size;
   domain::patch_result result;
-  if (concat && concat->substr(0, 6) == "final;") {
-    const auto parts = concat_parts(concat->substr(6));
+  if (creation.final_concat) {
     result = co_await http::offload(ctx.svc.pool, [&] {
-      return ctx.svc.uploads.concat_final(ctx.user, parts, std::move(req));
+      return ctx.svc.uploads.concat_final(ctx.user, creation.parts, std::move(req));
     });
   } else {
-    if (concat && *concat != "partial") {
-      bad_request("invalid_header", "Upload-Concat must be 'partial' or 'final;URL URL ...'.");
-    }
-    req.kind = concat ? domain::upload_kind::partial : domain::upload_kind::single;
-    const auto length = number_header(ctx, "Upload-Length");
-    const auto defer = header(ctx, "Upload-Defer-Length");
-    if (defer && *defer != "1") bad_request("invalid_header", "Upload-Defer-Length must be 1.");
-    if (length.has_value() == defer.has_value()) {
-      bad_request("invalid_header", "Send either Upload-Length or Upload-Defer-Length: 1.");
-    }
-    req.size = length;
     const bool with_body = ctx.io.content_length().value_or(ctx.io.body_complete() ? 0 : 1) > 0;
     if (with_body) require_offset_stream(ctx);
     if (length && *length > ctx.svc.uploads.options().max_file_size) {

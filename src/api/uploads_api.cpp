@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "sharebox/api/handlers.hpp"
+#include "sharebox/api/json_requests.hpp"
+#include "sharebox/api/request_params.hpp"
 #include "sharebox/domain/errors.hpp"
 #include "sharebox/http/offload.hpp"
 #include "sharebox/http/write_pipeline.hpp"
@@ -17,43 +19,6 @@ namespace sharebox::api {
 namespace {
 
 using domain::errc;
-
-[[noreturn]] void invalid_parameter(std::string detail) {
-  throw domain::error(errc::invalid_parameter, std::move(detail));
-}
-
-std::string string_field(const nlohmann::json& body, const char* name, bool required) {
-  const auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) invalid_parameter(std::string(name) + " is required.");
-    return {};
-  }
-  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
-  return it->get<std::string>();
-}
-
-std::optional<std::uint64_t> size_field(const nlohmann::json& body, const char* name,
-                                        bool required) {
-  const auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) invalid_parameter(std::string(name) + " is required.");
-    return std::nullopt;
-  }
-  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
-    invalid_parameter(std::string(name) + " must be a non-negative integer.");
-  }
-  return it->get<std::uint64_t>();
-}
-
-std::uint64_t chunk_index(const request_context& ctx) {
-  const std::string& s = ctx.path.at("index");
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || (s.size() > 1 && s[0] == '0')) {
-    throw domain::error(errc::invalid_chunk_index, "The chunk index must be a decimal integer.");
-  }
-  return v;
-}
 
 nlohmann::json status_json(const domain::upload_status& s) {
   const auto& u = s.upload;
@@ -154,18 +119,7 @@ awaitable<void> pump_body(request_context& ctx, domain::upload_writer& w, upload
 
 awaitable<void> post_upload_init(request_context& ctx) {
   const auto body = co_await read_json_body(ctx);
-  domain::chunked_init req;
-  req.filename = string_field(body, "filename", true);
-  req.size = *size_field(body, "size", true);
-  req.content_type = string_field(body, "content_type", false);
-  req.sha256 = string_field(body, "sha256", false);
-  req.chunk_size = size_field(body, "chunk_size", false);
-  if (req.chunk_size == 0u) invalid_parameter("chunk_size must be positive.");
-  req.file_id = string_field(body, "file_id", false);
-  req.if_match = string_field(body, "if_match", false);
-  if (!req.if_match.empty() && req.file_id.empty()) {
-    invalid_parameter("if_match only makes sense with file_id.");
-  }
+  auto req = parse_upload_init(body);
   auto u = co_await http::offload(
       ctx.svc.pool, [&] { return ctx.svc.uploads.init_chunked(ctx.user, std::move(req)); });
   nlohmann::json j{
@@ -183,7 +137,7 @@ awaitable<void> post_upload_init(request_context& ctx) {
 
 awaitable<void> put_upload_chunk(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
-  const std::uint64_t index = chunk_index(ctx);
+  const std::uint64_t index = parse_chunk_index(ctx.path.at("index"));
   const auto digest = content_digest(ctx.io.request());
   // Admission before anything is read: a refused chunk costs the server nothing.
   auto pass = ctx.svc.uploads.gate().enter_chunk(id, ctx.user.id, index);
@@ -260,8 +214,7 @@ awaitable<void> post_upload_complete(request_context& ctx) {
   const std::string& id = ctx.path.at("id");
   // Optional: {"sha256": "<hex>"}, the digest a client computed while it sent the chunks.
   const auto body = co_await read_optional_json_body(ctx);
-  std::string sha256;
-  if (body) sha256 = string_field(*body, "sha256", false);
+  std::string sha256 = parse_upload_completion(body);
   auto pass = ctx.svc.uploads.gate().enter_exclusive(id, ctx.user.id, false, errc::upload_busy);
   auto done = co_await http::offload(
       ctx.svc.pool, [&] { return ctx.svc.uploads.complete(ctx.user, id, std::move(sha256)); });

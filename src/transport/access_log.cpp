@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <optional>
+#include <string>
 #include <utility>
 
+#include "sharebox/util/encoding.hpp"
 #include "sharebox/util/json_text.hpp"
 
 namespace sharebox::transport {
@@ -30,6 +33,13 @@ constexpr std::array<std::string_view, 8> secret_params = {
     "ticket", "key", "api_key", "apikey", "token", "access_token", "session", "password"};
 
 bool is_secret_param(std::string_view name) {
+  // Compared as the server reads the name: parse_target percent-decodes query names, so
+  // `tick%65t=` is a ticket too (found by tests/fuzz/access_log_fuzz.cpp).
+  std::optional<std::string> decoded;
+  if (name.find_first_of("%+") != std::string_view::npos) {
+    decoded = util::url_decode(name, true);
+    if (decoded) name = *decoded;
+  }
   return std::any_of(secret_params.begin(), secret_params.end(), [name](std::string_view s) {
     return name.size() == s.size() &&
            std::equal(name.begin(), name.end(), s.begin(), [](char a, char b) {

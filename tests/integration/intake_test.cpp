@@ -352,6 +352,28 @@ TEST_F(Intake, CancelAndBadMessages) {
   EXPECT_EQ((*e)["code"], "bad_message");
 }
 
+// Found by tests/fuzz/intake_messages_fuzz.cpp: a client_file_id that is not a string, in an
+// "end" or "cancel" while a file was in flight, threw out of the conversation and dropped the
+// connection without a close frame (and logged an error).
+TEST_F(Intake, ClientFileIdOfTheWrongTypeIsABadMessage) {
+  auto c = connect();
+  c->announce("z", "z.jpg", 100000);
+  ASSERT_EQ(c->next_of_any("z").value_or(json())["type"], "ready");
+  c->text(R"({"type":"cancel","client_file_id":5})");  // names no file: ignored
+  c->text(R"({"type":"end","client_file_id":["z"]})");
+  const auto e = c->next(5s);
+  ASSERT_TRUE(e) << "the session ended";
+  EXPECT_EQ((*e)["type"], "error");
+  EXPECT_EQ((*e)["code"], "bad_message");
+  // The file is still the one in flight.
+  c->text(R"({"type":"cancel","client_file_id":"z"})");
+  const auto v = c->next_of("verdict", "z");
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(is_rejected(*v, "cancelled")) << v->dump();
+  EXPECT_EQ(server().stderr_text().find("failed after responding"), std::string::npos)
+      << server().stderr_text();
+}
+
 TEST_F(Intake, AcceptedImagePublishesFileUploaded) {
   auto events = std::make_unique<ws_client>(port(), "/ws/events?ticket=" + ticket());
   auto c = connect();

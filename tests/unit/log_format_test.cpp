@@ -85,6 +85,11 @@ TEST(AccessLog, CredentialsInTheQueryAreRedacted) {
   // Empty pairs keep their place.
   EXPECT_EQ(logged("/f?&&ticket=x&"), "/f?&&ticket=REDACTED&");
   EXPECT_EQ(logged("/f?ticket=a&ticket=b"), "/f?ticket=REDACTED&ticket=REDACTED");
+  // Names as the server decodes them (found by tests/fuzz/access_log_fuzz.cpp): the server
+  // reads `tick%65t` as `ticket`.
+  EXPECT_EQ(logged("/ws/events?tick%65t=T0ps3cret&a=%41"), "/ws/events?tick%65t=REDACTED&a=%41");
+  EXPECT_EQ(logged("/f?%74oken=x&api%5Fkey=y&bad%zz=z"),
+            "/f?%74oken=REDACTED&api%5Fkey=REDACTED&bad%zz=z");
 }
 
 }  // namespace
