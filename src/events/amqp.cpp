@@ -60,10 +60,25 @@ std::string broker_url_from(const std::string& url, const std::string& host) {
   return broker_config{}.url;
 }
 
+// Owns the librabbitmq connection, so that a constructor that throws part-way (broker down,
+// login refused) frees it too: ~amqp_connection does not run then, and every failed attempt of
+// the relay's retry loop leaked the connection's buffers (found by LeakSanitizer).
 struct amqp_connection::state {
   amqp_connection_state_t conn = nullptr;
   bool healthy = false;
   std::set<std::uint64_t> acked_out_of_order;
+
+  state() = default;
+  state(const state&) = delete;
+  state& operator=(const state&) = delete;
+  ~state() {
+    if (!conn) return;
+    if (healthy) {
+      amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+      amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    }
+    amqp_destroy_connection(conn);
+  }
 };
 
 amqp_connection::amqp_connection(const std::string& url, std::chrono::milliseconds timeout)
@@ -95,14 +110,7 @@ amqp_connection::amqp_connection(const std::string& url, std::chrono::millisecon
   s_->healthy = true;
 }
 
-amqp_connection::~amqp_connection() {
-  if (!s_->conn) return;
-  if (s_->healthy) {
-    amqp_channel_close(s_->conn, 1, AMQP_REPLY_SUCCESS);
-    amqp_connection_close(s_->conn, AMQP_REPLY_SUCCESS);
-  }
-  amqp_destroy_connection(s_->conn);
-}
+amqp_connection::~amqp_connection() = default;
 
 void amqp_connection::declare_topology(const broker_config& cfg) {
   amqp_exchange_declare(s_->conn, 1, bytes(cfg.exchange), amqp_cstring_bytes("topic"), 0, 1, 0, 0,

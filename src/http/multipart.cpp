@@ -264,8 +264,12 @@ std::optional<std::vector<header_field>> split_header_fields(std::string_view bl
     if (line.empty()) continue;
     if (is_ows(line.front())) {  // obsolete line folding
       if (fields.empty()) return std::nullopt;
-      fields.back().value.push_back(' ');
-      fields.back().value.append(trim_ows(line));
+      // The fold is one space between the pieces; a line of whitespace alone adds nothing (a
+      // value has no whitespace at either end: found by tests/fuzz/multipart_fuzz.cpp).
+      auto& value = fields.back().value;
+      const std::string_view more = trim_ows(line);
+      if (!more.empty() && !value.empty()) value.push_back(' ');
+      value.append(more);
       continue;
     }
     const std::size_t colon = line.find(':');

@@ -21,10 +21,6 @@
 
 #include "support/fixture.hpp"
 
-#ifndef SHAREBOX_BINARY
-#error "SHAREBOX_BINARY must be defined as the path of the sharebox executable"
-#endif
-
 namespace sharebox::test {
 namespace {
 
@@ -177,7 +173,7 @@ class ClientCli : public server_test {
 
   cli_result sharebox_as(const std::string& key, std::vector<std::string> args,
                          std::chrono::milliseconds timeout = cli_timeout) const {
-    args.insert(args.begin(), SHAREBOX_BINARY);
+    args.insert(args.begin(), sharebox_binary());
     return run_program(args, timeout, client_env(key));
   }
   cli_result sharebox(std::vector<std::string> args,
@@ -249,8 +245,9 @@ TEST_F(ClientCli, PutKilledMidwayResumesAndGetVerifies) {
   write_generated(src, size, seed);
 
   // 4 MiB chunks at 25 MiB/s: 50 chunks over about 8 seconds, so there is time to kill it.
-  const std::vector<std::string> args = {SHAREBOX_BINARY, "put", src.string(),   "--parallel", "4",
-                                         "--chunk-size",  "4M",  "--no-progress"};
+  const std::vector<std::string> args = {
+      sharebox_binary(), "put", src.string(),   "--parallel", "4",
+      "--chunk-size",    "4M",  "--no-progress"};
   std::vector<std::string> limited = args;
   limited.insert(limited.end(), {"--limit-rate", "25M"});
   std::string upload_id;

@@ -295,7 +295,7 @@ class TlsCli : public Tls {
     env.push_back("XDG_STATE_HOME=" + (work_ / "state").string());
     env.push_back("SHAREBOX_API_KEY=" + key_);
     env.insert(env.end(), extra.begin(), extra.end());
-    args.insert(args.begin(), SHAREBOX_BINARY);
+    args.insert(args.begin(), sharebox_binary());
     return run_program(args, 60s, env);
   }
   std::string base() const { return "https://127.0.0.1:" + std::to_string(port()); }
@@ -394,9 +394,9 @@ class TlsStartup : public ::testing::Test {
 
   // `sharebox serve` on port 0 with `args`, expected to stop at once.
   static cli_result serve(std::vector<std::string> args, std::vector<std::string> env_extra = {}) {
-    std::vector<std::string> cmd = {SHAREBOX_BINARY, "serve",      "--listen",
-                                    "127.0.0.1:0",   "--data-dir", (dir_ / "data").string(),
-                                    "--events",      "off"};
+    std::vector<std::string> cmd = {sharebox_binary(), "serve",      "--listen",
+                                    "127.0.0.1:0",     "--data-dir", (dir_ / "data").string(),
+                                    "--events",        "off"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     std::vector<std::string> env;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {

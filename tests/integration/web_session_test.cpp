@@ -128,7 +128,7 @@ TEST_F(WebSession, RevokingTheKeyEndsItsSessions) {
   const auto cookie = sign_in(key_);
   ASSERT_TRUE(has_status(as_browser(cookie, "GET", "/files"), 200));
   const auto revoked = run_program(
-      {SHAREBOX_BINARY, "key", "revoke", key_, "--data-dir", server().data_dir().string()},
+      {sharebox_binary(), "key", "revoke", key_, "--data-dir", server().data_dir().string()},
       std::chrono::seconds(20));
   ASSERT_TRUE(revoked.exit.clean()) << revoked.err;
   EXPECT_TRUE(is_problem(as_browser(cookie, "GET", "/files"), 401, "unauthenticated"));

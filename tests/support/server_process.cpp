@@ -38,20 +38,6 @@ namespace {
 
 constexpr std::size_t max_kept_output = 1024 * 1024;
 
-// Built with a sanitizer (the test binary and the server share their flags): servers then stop
-// with SIGTERM, so LeakSanitizer gets to check them at exit.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized_build = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized_build = true;
-#else
-constexpr bool sanitized_build = false;
-#endif
-#else
-constexpr bool sanitized_build = false;
-#endif
-
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::system_category(), what);
 }
@@ -230,7 +216,7 @@ server_process::server_process(std::vector<std::string> extra_args, fs::path dat
 
 server_process::~server_process() {
   try {
-    if (!reaped_ && sanitized_build) terminate();
+    if (!reaped_ && sanitized_server()) terminate();
     if (!reaped_) kill9();
     stop_reader();
   } catch (const std::exception& e) {
@@ -256,8 +242,8 @@ void server_process::start() {
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log_fd < 0 || null_fd < 0) throw_errno("open log / /dev/null");
 
-  std::vector<std::string> args = {SHAREBOX_BINARY, "serve",      "--listen",
-                                   "127.0.0.1:0",   "--data-dir", data_dir_.string()};
+  std::vector<std::string> args = {sharebox_binary(), "serve",      "--listen",
+                                   "127.0.0.1:0",     "--data-dir", data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   // A test server publishes events only to a broker its test chose: never to whatever broker
   // happens to run on the machine's default port.
@@ -475,6 +461,38 @@ cli_result run_program(const std::vector<std::string>& program, std::chrono::mil
   return result;
 }
 
+const std::string& sharebox_binary() {
+  static const std::string path = [] {
+    const char* chosen = std::getenv("SHAREBOX_TEST_SERVER");
+    return std::string(chosen != nullptr && *chosen != '\0' ? chosen : SHAREBOX_BINARY);
+  }();
+  return path;
+}
+
+bool sanitized_server() {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SHAREBOX_TESTS_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(SHAREBOX_TESTS_SANITIZED)
+  return true;  // the tests and the server share their flags (unless told otherwise)
+#else
+  // The sanitizer runtimes export their entry points: the names are in .dynstr, within the
+  // executable's first few hundred KiB.
+  static const bool sanitized = [] {
+    std::ifstream in(sharebox_binary(), std::ios::binary);
+    std::string head(1 << 20, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    return head.find("__asan_init") != std::string::npos ||
+           head.find("__tsan_init") != std::string::npos;
+  }();
+  return sanitized;
+#endif
+}
+
 void expect_no_sanitizer_report(std::string_view output, std::string_view who) {
   // Every sanitizer ends its report with such a summary line (UBSan's too, with the default
   // print_summary=1); they are not words a sharebox log line would contain.
@@ -493,7 +511,7 @@ void expect_no_sanitizer_report(std::string_view output, std::string_view who) {
 
 cli_result server_process::run_cli(const std::vector<std::string>& args,
                                    std::chrono::milliseconds timeout) const {
-  std::vector<std::string> full = {SHAREBOX_BINARY};
+  std::vector<std::string> full = {sharebox_binary()};
   full.insert(full.end(), args.begin(), args.end());
   return run_program(full, timeout, child_environment());
 }

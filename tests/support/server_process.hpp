@@ -129,6 +129,17 @@ class server_process {
 
 std::string trim(std::string_view s);
 
+// The sharebox executable the tests run: $SHAREBOX_TEST_SERVER if set (scripts/test-sanitizers
+// points the gcc-built integration tests at a sanitized server this way), else the one built
+// with the tests.
+const std::string& sharebox_binary();
+
+// Whether that executable was built with AddressSanitizer or ThreadSanitizer. Servers then stop
+// with SIGTERM, so that LeakSanitizer checks them at exit, and bounds on a server's RSS are not
+// checked (ASan's quarantine keeps freed memory, up to 256 MiB, and TSan's shadow multiplies it;
+// the gcc build's run checks them).
+bool sanitized_server();
+
 // Fails the current test if `output` (a child's stderr) holds a sanitizer report. The server
 // checks its log when it is destroyed, run_program() the stderr it collects.
 void expect_no_sanitizer_report(std::string_view output, std::string_view who);

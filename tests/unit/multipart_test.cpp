@@ -454,6 +454,10 @@ TEST(MultipartParser, HeaderNamesCaseInsensitiveAndFolding) {
       " name=\"folded\"\r\n");
   EXPECT_EQ(h.content_type, "image/png");
   EXPECT_EQ(h.name, "folded");
+  // A folded line of whitespace alone adds nothing, and a value folded from an empty start has
+  // no leading space (found by tests/fuzz/multipart_fuzz.cpp).
+  EXPECT_EQ(header_of("Content-Type: image/png\r\n\t\r\n").content_type, "image/png");
+  EXPECT_EQ(header_of("Content-Type:\r\n image/png\r\n").content_type, "image/png");
 }
 
 // A handler that checks content on the fly instead of storing 5 MiB.
