@@ -755,20 +755,28 @@ class client_worker {
     const std::string location = r->header("Location");
     t.id = location.substr(location.rfind('/') + 1);
     t.offset = first;
-    if (r->header("Upload-Offset") != std::to_string(first)) {
-      s_.errors.push_back("tus_create: wrong Upload-Offset:\n" + r->describe());
+    if (!tus_answer_ok(*r, t, p, "tus_create")) return false;
+    s_.tus.push_back(std::move(t));
+    return true;
+  }
+
+  // A tus answer that moved the upload to t.offset must say so, and name the file when the
+  // upload is complete.
+  bool tus_answer_ok(const response& r, tus_model& t, const pending_op& p,
+                     const std::string& what) {
+    if (r.header("Upload-Offset") != std::to_string(t.offset)) {
+      s_.errors.push_back(what + ": wrong Upload-Offset:\n" + r.describe());
       return false;
     }
     if (p.completes) {
       t.finished = true;
-      const std::string file_id = r->header("Sharebox-File-Id");
+      const std::string file_id = r.header("Sharebox-File-Id");
       if (file_id.empty()) {
-        s_.errors.push_back("tus_create: a complete upload names no file:\n" + r->describe());
+        s_.errors.push_back(what + ": a complete upload names no file:\n" + r.describe());
         return false;
       }
       add_created(p, file_id);
     }
-    s_.tus.push_back(std::move(t));
     return true;
   }
 
@@ -801,20 +809,7 @@ class client_worker {
          " -> " + std::to_string(r->status));
     if (!expect(*r, 204, "tus_patch")) return false;
     t.offset += len;
-    if (r->header("Upload-Offset") != std::to_string(t.offset)) {
-      s_.errors.push_back("tus_patch: wrong Upload-Offset:\n" + r->describe());
-      return false;
-    }
-    if (p.completes) {
-      t.finished = true;
-      const std::string file_id = r->header("Sharebox-File-Id");
-      if (file_id.empty()) {
-        s_.errors.push_back("tus_patch: the last PATCH names no file:\n" + r->describe());
-        return false;
-      }
-      add_created(p, file_id);
-    }
-    return true;
+    return tus_answer_ok(*r, t, p, "tus_patch");
   }
 
   bool tus_abort(int) {
