@@ -12,33 +12,9 @@ namespace sharebox::api {
 
 namespace {
 
-constexpr std::size_t default_page = 100;
-
 // Checked before any body is read: a non-administrator learns nothing from a 400.
 void require_admin(const request_context& ctx) {
   domain::auth_service::require_admin(ctx.user);
-}
-
-nlohmann::json to_json(const domain::user& u) {
-  return {{"id", u.id},
-          {"admin", u.is_admin},
-          {"disabled", u.disabled},
-          {"created_at", util::format_rfc3339(u.created_at)}};
-}
-
-nlohmann::json to_json(const domain::api_key& k) {
-  return {{"id", k.id},
-          {"label", k.label},
-          {"created_at", util::format_rfc3339(k.created_at)},
-          {"revoked_at", k.revoked_at ? nlohmann::json(util::format_rfc3339(*k.revoked_at))
-                                      : nlohmann::json(nullptr)}};
-}
-
-// The key as issued: the only response that ever holds its secret.
-nlohmann::json to_json(const domain::issued_key& k) {
-  auto j = to_json(k.record);
-  j["key"] = k.secret;
-  return j;
 }
 
 std::string key_location(const std::string& user_id, const std::string& key_id) {
@@ -72,7 +48,7 @@ awaitable<void> post_admin_user(request_context& ctx) {
 
 awaitable<void> list_admin_users(request_context& ctx) {
   require_admin(ctx);
-  const std::size_t limit = limit_param(ctx.query, default_page);
+  const std::size_t limit = limit_param(ctx.query, default_page_size);
   std::optional<std::string> after;
   if (const auto it = ctx.query.find("after"); it != ctx.query.end() && !it->second.empty()) {
     after = it->second;

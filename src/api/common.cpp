@@ -63,6 +63,27 @@ nlohmann::json to_json(const domain::notification& n) {
   return j;
 }
 
+nlohmann::json to_json(const domain::user& u) {
+  return {{"id", u.id},
+          {"admin", u.is_admin},
+          {"disabled", u.disabled},
+          {"created_at", util::format_rfc3339(u.created_at)}};
+}
+
+nlohmann::json to_json(const domain::api_key& k) {
+  return {{"id", k.id},
+          {"label", k.label},
+          {"created_at", util::format_rfc3339(k.created_at)},
+          {"revoked_at", k.revoked_at ? nlohmann::json(util::format_rfc3339(*k.revoked_at))
+                                      : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json to_json(const domain::issued_key& k) {
+  auto j = to_json(k.record);
+  j["key"] = k.secret;
+  return j;
+}
+
 http::string_response json_response(bhttp::status status, const nlohmann::json& body) {
   http::string_response res{status, 11};
   res.set(bhttp::field::content_type, "application/json");

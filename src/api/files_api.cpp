@@ -15,7 +15,6 @@ namespace sharebox::api {
 
 namespace {
 
-constexpr std::size_t default_page = 100;
 constexpr const char* default_content_type = "application/octet-stream";
 
 // If-Match as a precondition checked inside the write transaction.
@@ -79,7 +78,7 @@ awaitable<void> post_file(request_context& ctx) {
 }
 
 awaitable<void> list_files(request_context& ctx) {
-  const std::size_t limit = limit_param(ctx.query, default_page);
+  const std::size_t limit = limit_param(ctx.query, default_page_size);
   const auto cursor = page_cursor(ctx.query);
   auto page = co_await http::offload(ctx.svc.pool,
                                      [&] { return ctx.svc.files.list(ctx.user, cursor, limit); });

@@ -7,17 +7,18 @@ namespace sharebox::api {
 
 namespace {
 
-[[noreturn]] void invalid_parameter(std::string detail) {
+// A member of a JSON body that is missing or of the wrong type.
+[[noreturn]] void invalid_member(std::string detail) {
   throw domain::error(domain::errc::invalid_parameter, std::move(detail));
 }
 
 std::string string_field(const nlohmann::json& body, const char* name, bool required) {
   const auto it = body.find(name);
   if (it == body.end() || it->is_null()) {
-    if (required) invalid_parameter(std::string(name) + " is required.");
+    if (required) invalid_member(std::string(name) + " is required.");
     return {};
   }
-  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
+  if (!it->is_string()) invalid_member(std::string(name) + " must be a string.");
   return it->get<std::string>();
 }
 
@@ -25,11 +26,11 @@ std::optional<std::uint64_t> size_field(const nlohmann::json& body, const char* 
                                         bool required) {
   const auto it = body.find(name);
   if (it == body.end() || it->is_null()) {
-    if (required) invalid_parameter(std::string(name) + " is required.");
+    if (required) invalid_member(std::string(name) + " is required.");
     return std::nullopt;
   }
   if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
-    invalid_parameter(std::string(name) + " must be a non-negative integer.");
+    invalid_member(std::string(name) + " must be a non-negative integer.");
   }
   return it->get<std::uint64_t>();
 }
@@ -37,7 +38,7 @@ std::optional<std::uint64_t> size_field(const nlohmann::json& body, const char* 
 std::optional<bool> optional_bool(const nlohmann::json& body, const char* name) {
   const auto it = body.find(name);
   if (it == body.end()) return std::nullopt;
-  if (!it->is_boolean()) invalid_parameter(std::string(name) + " must be true or false.");
+  if (!it->is_boolean()) invalid_member(std::string(name) + " must be true or false.");
   return it->get<bool>();
 }
 
@@ -45,7 +46,7 @@ std::string optional_string(const nlohmann::json& body, const char* name,
                             std::string default_value) {
   const auto it = body.find(name);
   if (it == body.end()) return default_value;
-  if (!it->is_string()) invalid_parameter(std::string(name) + " must be a string.");
+  if (!it->is_string()) invalid_member(std::string(name) + " must be a string.");
   return it->get<std::string>();
 }
 
@@ -68,11 +69,11 @@ domain::chunked_init parse_upload_init(const nlohmann::json& body) {
   req.content_type = string_field(body, "content_type", false);
   req.sha256 = string_field(body, "sha256", false);
   req.chunk_size = size_field(body, "chunk_size", false);
-  if (req.chunk_size == 0u) invalid_parameter("chunk_size must be positive.");
+  if (req.chunk_size == 0u) invalid_member("chunk_size must be positive.");
   req.file_id = string_field(body, "file_id", false);
   req.if_match = string_field(body, "if_match", false);
   if (!req.if_match.empty() && req.file_id.empty()) {
-    invalid_parameter("if_match only makes sense with file_id.");
+    invalid_member("if_match only makes sense with file_id.");
   }
   return req;
 }
@@ -103,7 +104,7 @@ share_request parse_share_request(const nlohmann::json& body) {
 
 new_user_request parse_new_user(const nlohmann::json& body) {
   const auto name = body.find("name");
-  if (name == body.end() || !name->is_string()) invalid_parameter("name must be a string.");
+  if (name == body.end() || !name->is_string()) invalid_member("name must be a string.");
   new_user_request req;
   req.name = name->get<std::string>();
   req.admin = optional_bool(body, "admin").value_or(false);
@@ -114,7 +115,7 @@ new_user_request parse_new_user(const nlohmann::json& body) {
 domain::user_change parse_user_change(const nlohmann::json& body) {
   const domain::user_change change{optional_bool(body, "disabled"), optional_bool(body, "admin")};
   if (!change.disabled && !change.admin) {
-    invalid_parameter("Send {\"disabled\": true|false} and/or {\"admin\": true|false}.");
+    invalid_member("Send {\"disabled\": true|false} and/or {\"admin\": true|false}.");
   }
   return change;
 }

@@ -5,33 +5,13 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "sharebox/http/syntax.hpp"
+
 namespace sharebox::http {
 
 namespace {
 
 using namespace std::chrono;
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
 
 // ---- entity tags -------------------------------------------------------------------------
 
@@ -96,7 +76,7 @@ class date_cursor {
   explicit date_cursor(std::string_view s) : s_(s) {}
 
   bool literal(std::string_view lit) {
-    if (!iequals(s_.substr(pos_, lit.size()), lit)) return false;
+    if (!ascii_iequals(s_.substr(pos_, lit.size()), lit)) return false;
     pos_ += lit.size();
     return true;
   }

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "sharebox/http/syntax.hpp"
+
 namespace sharebox::http {
 
 namespace {
@@ -31,28 +33,6 @@ class multipart_error_category final : public std::error_category {
 };
 
 constexpr std::string_view crlf = "\r\n";
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
 
 bool is_tchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
@@ -217,11 +197,11 @@ std::optional<std::string> decode_ext_value(std::string_view v) {
   const std::string_view charset = v.substr(0, q1);
   auto decoded = percent_decode(v.substr(q2 + 1));
   if (!decoded) return std::nullopt;
-  if (iequals(charset, "UTF-8")) {
+  if (ascii_iequals(charset, "UTF-8")) {
     if (!valid_utf8(*decoded)) return std::nullopt;
     return decoded;
   }
-  if (iequals(charset, "ISO-8859-1")) return latin1_to_utf8(*decoded);
+  if (ascii_iequals(charset, "ISO-8859-1")) return latin1_to_utf8(*decoded);
   return std::nullopt;
 }
 
@@ -286,10 +266,10 @@ std::optional<part_header> parse_part_header(std::string_view block) {
   bool seen_disposition = false;
   bool seen_type = false;
   for (auto& field : *fields) {
-    if (!seen_disposition && iequals(field.name, "Content-Disposition")) {
+    if (!seen_disposition && ascii_iequals(field.name, "Content-Disposition")) {
       seen_disposition = true;
       apply_content_disposition(field.value, header);
-    } else if (!seen_type && iequals(field.name, "Content-Type")) {
+    } else if (!seen_type && ascii_iequals(field.name, "Content-Type")) {
       seen_type = true;
       header.content_type = std::move(field.value);
     }
@@ -477,7 +457,8 @@ std::size_t multipart_parser::step_headers(std::string_view input, multipart_han
 
 std::optional<std::string> multipart_boundary(std::string_view content_type) {
   const std::size_t semi = content_type.find(';');
-  if (!iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data")) return std::nullopt;
+  if (!ascii_iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data"))
+    return std::nullopt;
   if (semi == std::string_view::npos) return std::nullopt;
   const auto params = parse_parameters(content_type.substr(semi));
   const auto* boundary = find_parameter(params, "boundary");

@@ -5,23 +5,13 @@
 #include <optional>
 #include <utility>
 
+#include "sharebox/http/syntax.hpp"
+
 namespace sharebox::http {
 
 namespace {
 
 constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool is_bytes_unit(std::string_view unit) {
   constexpr std::string_view bytes = "bytes";

@@ -89,6 +89,14 @@ struct unique_fd {
 nlohmann::json to_json(const domain::file_view& v, bool listing = false);
 nlohmann::json to_json(const domain::share& s);
 nlohmann::json to_json(const domain::notification& n);
+// Users and their keys (the administration API).
+nlohmann::json to_json(const domain::user& u);
+nlohmann::json to_json(const domain::api_key& k);
+// The key as issued: the only representation that ever holds its secret.
+nlohmann::json to_json(const domain::issued_key& k);
+
+// Page size of the listings when the request names none.
+inline constexpr std::size_t default_page_size = 100;
 
 // The caller from an API key, a trusted X-User-Id or the browser app's session cookie; 401
 // otherwise. Cookie requests that change state must come from an allowed Origin (403).
