@@ -14,9 +14,7 @@ namespace {
 constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
 
 bool is_bytes_unit(std::string_view unit) {
-  constexpr std::string_view bytes = "bytes";
-  return unit.size() == bytes.size() && std::equal(unit.begin(), unit.end(), bytes.begin(),
-                                                   [](char a, char b) { return (a | 0x20) == b; });
+  return ascii_iequals(unit, "bytes");
 }
 
 bool all_digits(std::string_view s) {
