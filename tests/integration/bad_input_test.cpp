@@ -129,7 +129,7 @@ class BadInput : public server_test {
 
   void SetUp() override {
     server_test::SetUp();
-    key_ = server().add_user("alice");
+    key_ = add_user("alice");
     alice_.emplace(port(), key_);
     canary_ = created_id(alice().upload_raw("canary.txt", "canary"));
     before_ = snapshot();

@@ -141,7 +141,7 @@ class ClientCli : public server_test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     fs::create_directories(dir_ / "home");
-    key_ = server().add_user("alice");
+    key_ = add_user("alice");
   }
   void TearDown() override {
     server_test::TearDown();
@@ -450,7 +450,7 @@ TEST_F(ClientCli, LsShareRm) {
   ASSERT_TRUE(files.is_array());
   EXPECT_EQ(files.size(), 2u);
 
-  const std::string bob = server().add_user("bob");
+  const std::string bob = add_user("bob");
   EXPECT_EQ(trim(sharebox_as(bob, {"ls"}).out), "");
   const auto shared = sharebox({"share", one, "bob"});
   ASSERT_TRUE(shared.exit.clean()) << shared.err;

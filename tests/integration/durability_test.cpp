@@ -202,7 +202,7 @@ TEST_F(Durability, SigtermWhenIdleExitsZero) {
 }
 
 TEST_F(Durability, RestartKeepsFilesUsersAndShares) {
-  const std::string bob_key = server().add_user("bob");
+  const std::string bob_key = add_user("bob");
   api_client a = alice();
   const std::string content = generate_bytes(100'000, 80);
   const std::string id = created_id(a.upload("kept.bin", content));

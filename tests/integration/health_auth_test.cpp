@@ -49,7 +49,7 @@ TEST_F(HealthAuth, WrongKeyIs401) {
 }
 
 TEST_F(HealthAuth, BearerAndApiKeyHeaderBothAuthenticate) {
-  const std::string key = server().add_user("alice");
+  const std::string key = add_user("alice");
   EXPECT_TRUE(has_status(client(key, auth_style::bearer).list(), 200));
   EXPECT_TRUE(has_status(client(key, auth_style::api_key).list(), 200));
   EXPECT_TRUE(has_status(admin().list(), 200));
@@ -123,7 +123,7 @@ TEST_F(HealthAuth, KeepAliveConnectionServesManyRequests) {
 }
 
 TEST_F(HealthAuth, UserHeaderIgnoredWithoutTrustFlag) {
-  server().add_user("alice");
+  add_user("alice");
   EXPECT_TRUE(is_problem(client("alice", auth_style::user_header).list(), 401));
 }
 

@@ -188,7 +188,7 @@ TEST_F(Timeouts, ConnectionThatNeverSendsARequestIsClosed) {
 }
 
 TEST_F(Timeouts, StalledBodyIsDisconnected) {
-  const std::string key = server().add_user("alice");
+  const std::string key = add_user("alice");
   connection stalled(port(), 10s);
   stalled.send_raw(raw_request_head("POST", "/files?name=stall.bin", port(),
                                     {{"Authorization", "Bearer " + key},
@@ -214,7 +214,7 @@ TEST_F(Timeouts, StalledBodyIsDisconnected) {
 }
 
 TEST_F(Timeouts, SlowButSteadyClientIsNotCutOff) {
-  const std::string key = server().add_user("alice");
+  const std::string key = add_user("alice");
   const std::string body = generate_bytes(6 * 1024, 11);
   connection conn(port(), 10s);
   conn.send_raw(raw_request_head("POST", "/files?name=slow.bin", port(),
@@ -243,7 +243,7 @@ class LargeFile : public server_test {
 TEST_F(LargeFile, OneGibStreamedUploadAndDownloadKeepMemoryBounded) {
   constexpr std::uint64_t size = 1ULL << 30;
   constexpr long rss_limit_kib = 96 * 1024;
-  const std::string key = server().add_user("alice");
+  const std::string key = add_user("alice");
   const header_list auth = {{"Authorization", "Bearer " + key}};
 
   connection conn(port(), 60s);
